@@ -148,7 +148,8 @@ class SyntheticNAS:
 
     def value(self, actions: list[int]) -> float:
         total = sum(self.unary[i, a] for i, a in enumerate(actions))
-        total += sum(self.pair[i, a, b] for i, (a, b) in enumerate(zip(actions, actions[1:])))
+        pairs = zip(actions[:-1], actions[1:], strict=True)
+        total += sum(self.pair[i, a, b] for i, (a, b) in enumerate(pairs))
         return float(self.scale * total)
 
     def actions(self, params: dict[str, Any]) -> list[int]:

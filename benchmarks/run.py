@@ -49,7 +49,7 @@ class Job:
     trials: int
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _problem(spec: str) -> Problem:
     return get_problem(spec)
 
@@ -138,7 +138,8 @@ def run(
             print(f"skipping problem {spec}: {e}", file=sys.stderr)
             continue
         names[spec] = name
-        old = pd.read_csv(result_path(out, name)) if os.path.exists(result_path(out, name)) else None
+        path = result_path(out, name)
+        old = pd.read_csv(path) if os.path.exists(path) else None
         for sampler in available:
             for seed in seeds:
                 job = Job(spec, sampler, seed, trials)
@@ -175,7 +176,7 @@ def run(
         if os.path.exists(old_path):  # keep other samplers' and seeds' runs already there
             old = pd.read_csv(old_path)
             ran = {(j.sampler, j.seed) for j in done if j.problem == spec}
-            keep = [k not in ran for k in zip(old.sampler, old.seed)]
+            keep = [k not in ran for k in zip(old.sampler, old.seed, strict=True)]
             frames.append(old[keep])
         frame = pd.concat(frames, ignore_index=True)[COLUMNS]
         frame = frame.sort_values(["sampler", "seed", "trial"], kind="stable")
