@@ -1,13 +1,27 @@
 """optuna-rlnas: Neural Architecture Search with reinforcement learning as an Optuna sampler."""
 
+from optuna_rlnas._controller import Controller
+from optuna_rlnas._controller import ControllerConfig
+from optuna_rlnas._controller import Decision
 from optuna_rlnas._naming import layer_param
 from optuna_rlnas._naming import parse_param_name
 from optuna_rlnas._naming import skip_param
+from optuna_rlnas._reinforce import Reinforce
+from optuna_rlnas._reinforce import UpdateConfig
+from optuna_rlnas._sampler import RLNASSampler
+from optuna_rlnas._sampler import paper_reward
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Controller",
+    "ControllerConfig",
+    "Decision",
+    "RLNASSampler",
+    "Reinforce",
+    "UpdateConfig",
     "layer_param",
+    "paper_reward",
     "parse_param_name",
     "skip_param",
     "__version__",

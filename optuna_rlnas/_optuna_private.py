@@ -1,0 +1,30 @@
+"""Every use of Optuna's private API in one place, so an Optuna upgrade breaks one file."""
+
+from __future__ import annotations
+
+from optuna import Study
+from optuna.trial import FrozenTrial
+
+
+def all_trials(study: Study) -> list[FrozenTrial]:
+    """All trials of the study, without deep copies, from the per-trial cache of ``Study``.
+
+    The list must not be mutated. ``use_cache=True`` reads storage once per trial, not per call.
+    """
+    return study._get_trials(deepcopy=False, use_cache=True)
+
+
+def trial_id(trial: FrozenTrial) -> int:
+    return trial._trial_id
+
+
+def set_trial_system_attr(study: Study, trial: FrozenTrial, key: str, value: object) -> None:
+    study._storage.set_trial_system_attr(trial._trial_id, key, value)
+
+
+def set_trial_user_attr(study: Study, trial: FrozenTrial, key: str, value: object) -> None:
+    study._storage.set_trial_user_attr(trial._trial_id, key, value)
+
+
+def is_multi_objective(study: Study) -> bool:
+    return study._is_multi_objective()

@@ -1,0 +1,211 @@
+"""The controller's update rule: REINFORCE with a moving-average baseline (Zoph & Le, Sec. 3.2).
+
+Eq. (2) of the paper, for m children with rewards R_k and actions a_{1:T}:
+
+    grad J ~= 1/m sum_k sum_t grad log P(a_t | a_{1:t-1}) (R_k - b),
+
+b an exponential moving average of earlier rewards. As a loss to minimise (the sign is the one a
+reader checks):
+
+    loss = -mean_k[(R_k - b) * log pi(a^k)] - entropy_weight * mean_k[H(pi, a^k)]
+
+Options beyond the paper, each off in :meth:`UpdateConfig.paper`:
+
+* ``normalize_advantage``: divide R - b by a moving estimate of the rewards' standard deviation,
+  so the step size does not depend on the objective's scale (accuracy in [0, 1] or in %).
+* ``ppo_epochs`` / ``clip_ratio``: PPO's clipped surrogate with several gradient steps per batch
+  (Schulman et al. 2017; used for NASNet, Zoph et al. 2018). The ratio pi_new / pi_old uses the
+  log-probability recorded when the child was sampled, which also corrects for children drawn
+  by an older policy or by another worker.
+* ``priority_queue_size`` / ``priority_queue_weight``: priority-queue training (Abolafia et al.
+  2018): also maximise the log-likelihood of the best children seen so far.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import replace
+
+import torch
+
+from optuna_rlnas._controller import Controller
+from optuna_rlnas._controller import Decision
+
+Sequence_ = tuple[tuple[Decision, ...], tuple[int, ...]]
+
+
+@dataclass(frozen=True)
+class UpdateConfig:
+    """How the controller learns from rewards.
+
+    Args:
+        learning_rate: Adam's step size (the paper: 6e-4, Sec. 4.1).
+        trials_per_update: Children per update, m in Eq. (2) (the paper: 8 per controller
+            replica, Sec. 3.4).
+        baseline_decay: Weight of the old baseline in b <- decay * b + (1 - decay) * R.
+        entropy_weight: Weight of the entropy bonus (0 in the paper; ENAS: 1e-4).
+        normalize_advantage: Scale R - b by a moving estimate of the rewards' std.
+        ppo_epochs: Gradient steps per batch; more than 1 needs ``clip_ratio``.
+        clip_ratio: PPO's epsilon; ``None`` is plain REINFORCE.
+        priority_queue_size: Best children kept for priority-queue training; 0 turns it off.
+        priority_queue_weight: Weight of their log-likelihood in the loss.
+
+    Example:
+        >>> UpdateConfig.paper().learning_rate
+        0.0006
+    """
+
+    learning_rate: float = 6e-4
+    trials_per_update: int = 8
+    baseline_decay: float = 0.95
+    entropy_weight: float = 0.0
+    normalize_advantage: bool = False
+    ppo_epochs: int = 1
+    clip_ratio: float | None = None
+    priority_queue_size: int = 0
+    priority_queue_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate must be > 0, but got {self.learning_rate}.")
+        if self.trials_per_update < 1:
+            raise ValueError(f"trials_per_update must be >= 1, but got {self.trials_per_update}.")
+        if not 0 <= self.baseline_decay < 1:
+            raise ValueError(f"baseline_decay must be in [0, 1), but got {self.baseline_decay}.")
+        if not self.entropy_weight >= 0:
+            raise ValueError(f"entropy_weight must be >= 0, but got {self.entropy_weight}.")
+        if self.ppo_epochs < 1:
+            raise ValueError(f"ppo_epochs must be >= 1, but got {self.ppo_epochs}.")
+        if self.clip_ratio is not None and not 0 < self.clip_ratio < 1:
+            raise ValueError(f"clip_ratio must be None or in (0, 1), but got {self.clip_ratio}.")
+        if self.ppo_epochs > 1 and self.clip_ratio is None:
+            raise ValueError(
+                f"ppo_epochs > 1 needs clip_ratio (several steps on one batch without clipping "
+                f"diverge), but got ppo_epochs={self.ppo_epochs} and clip_ratio=None."
+            )
+        if self.priority_queue_size < 0:
+            raise ValueError(
+                f"priority_queue_size must be >= 0, but got {self.priority_queue_size}."
+            )
+        if not self.priority_queue_weight >= 0:
+            raise ValueError(
+                f"priority_queue_weight must be >= 0, but got {self.priority_queue_weight}."
+            )
+
+    @classmethod
+    def paper(cls) -> UpdateConfig:
+        """Zoph & Le's setting: REINFORCE, Adam lr 6e-4, m = 8, EMA baseline, nothing else."""
+        return cls()
+
+    def replace(self, **changes: object) -> UpdateConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+class Reinforce:
+    """Owns the optimizer, the baseline and the priority queue of one controller.
+
+    Example:
+        >>> controller = Controller(seed=0)
+        >>> trainer = Reinforce(controller, UpdateConfig(trials_per_update=2))
+        >>> seq = ((Decision("x", 3),), (1,))
+        >>> stats = trainer.update([seq, seq], rewards=[1.0, 0.0])
+        >>> trainer.n_updates
+        1
+    """
+
+    def __init__(self, controller: Controller, config: UpdateConfig | None = None) -> None:
+        self.controller = controller
+        self.config = config or UpdateConfig()
+        self.optimizer = torch.optim.Adam(controller.parameters(), lr=self.config.learning_rate)
+        self.baseline: float | None = None
+        self.reward_var: float | None = None
+        self.n_updates = 0
+        self.n_rewards = 0
+        self._queue: list[tuple[float, int, Sequence_]] = []  # min-heap of the best children
+
+    def _sync_optimizer(self) -> None:
+        # Heads created since the last update join the optimizer (define-by-run, Sec. 3.1 note).
+        known = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
+        new = [p for p in self.controller.parameters() if id(p) not in known]
+        if new:
+            self.optimizer.add_param_group({"params": new})
+
+    def update(
+        self,
+        sequences: Sequence[Sequence_],
+        rewards: Sequence[float],
+        old_log_probs: Sequence[float | None] | None = None,
+    ) -> dict[str, float]:
+        """One update on a batch of children (Eq. 2); returns the batch's statistics."""
+        if len(sequences) != len(rewards) or not sequences:
+            raise ValueError(
+                f"update needs one reward per sequence and at least one of each, but got "
+                f"{len(sequences)} sequences and {len(rewards)} rewards."
+            )
+        cfg = self.config
+        for d, a in sequences:  # register heads before the optimizer sees them
+            for decision in d:
+                self.controller.register(decision)
+        self._sync_optimizer()
+        reward = torch.tensor(rewards, dtype=torch.float32)
+        if self.baseline is None:
+            self.baseline = float(reward.mean())
+            self.reward_var = float(reward.var()) if len(rewards) > 1 else 0.0
+        advantage = reward - self.baseline
+        if cfg.normalize_advantage:
+            advantage = advantage / (math.sqrt(self.reward_var or 0.0) + 1e-8)
+            if not self.reward_var:
+                advantage = torch.sign(reward - self.baseline)
+        old = None
+        if cfg.clip_ratio is not None and old_log_probs is not None:
+            old = torch.tensor([math.nan if v is None else v for v in old_log_probs])
+
+        for _ in range(cfg.ppo_epochs):
+            log_prob, entropy = self.controller.score(sequences)
+            if old is None:
+                policy_loss = -(advantage * log_prob).mean()
+            else:
+                # PPO: clipped ratio; children without a recorded log-prob use ratio 1.
+                ratio = torch.exp(log_prob - torch.where(old.isnan(), log_prob.detach(), old))
+                clipped = ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
+                policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
+            loss = policy_loss - cfg.entropy_weight * entropy.mean()
+            if cfg.priority_queue_size and cfg.priority_queue_weight and self._queue:
+                best = [seq for _, _, seq in self._queue]
+                loss = loss - cfg.priority_queue_weight * self.controller.score(best)[0].mean()
+            self.optimizer.zero_grad()
+            loss.backward()
+            self.optimizer.step()
+
+        # Moving averages after the step: b is the mean of *earlier* rewards (Eq. 2).
+        for r in rewards:
+            delta = r - self.baseline
+            self.baseline += (1 - cfg.baseline_decay) * delta
+            self.reward_var = cfg.baseline_decay * (
+                (self.reward_var or 0.0) + (1 - cfg.baseline_decay) * delta * delta
+            )
+        self._push_queue(sequences, rewards)  # uses n_rewards as a tie-breaker: before the +=
+        self.n_updates += 1
+        self.n_rewards += len(rewards)
+        return {
+            "loss": float(loss.detach()),
+            "reward": float(reward.mean()),
+            "baseline": float(self.baseline),
+            "entropy": float(entropy.detach().mean()),
+        }
+
+    def _push_queue(self, sequences: Sequence[Sequence_], rewards: Sequence[float]) -> None:
+        size = self.config.priority_queue_size
+        if not size:
+            return
+        for i, (seq, r) in enumerate(zip(sequences, rewards)):
+            item = (float(r), self.n_rewards + i, (tuple(seq[0]), tuple(seq[1])))
+            if any(s == item[2] for _, _, s in self._queue):
+                continue  # keep distinct children only
+            if len(self._queue) < size:
+                heapq.heappush(self._queue, item)
+            elif item[0] > self._queue[0][0]:
+                heapq.heapreplace(self._queue, item)
