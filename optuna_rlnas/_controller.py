@@ -387,7 +387,8 @@ class Rollout:
             )
         elif not 0 <= action < decision.n_actions:
             raise ValueError(
-                f"action of {decision.key!r} must be in [0, {decision.n_actions}), but got {action}."
+                f"action of {decision.key!r} must be in [0, {decision.n_actions}), "
+                f"but got {action}."
             )
         self.log_prob += float(log_probs[action])
         self.entropy += float(-(probs * np.log(np.clip(probs, 1e-300, None))).sum())

@@ -146,7 +146,7 @@ class Reinforce:
                 f"{len(sequences)} sequences and {len(rewards)} rewards."
             )
         cfg = self.config
-        for d, a in sequences:  # register heads before the optimizer sees them
+        for d, _ in sequences:  # register heads before the optimizer sees them
             for decision in d:
                 self.controller.register(decision)
         self._sync_optimizer()

@@ -442,6 +442,7 @@ def _check_skip_distribution(name: str, distribution: BaseDistribution) -> None:
         and tuple(distribution.choices) in _SKIP_CHOICES
     ):
         raise ValueError(
-            f"{name!r} is named as a skip connection (layer_i/skip_j, see optuna_rlnas.skip_param), "
+            f"{name!r} is named as a skip connection (layer_i/skip_j, see "
+            "optuna_rlnas.skip_param), "
             f"so it must be a categorical with the choices (False, True), but got {distribution!r}."
         )
