@@ -1,0 +1,205 @@
+"""Training a child network with Lightning: the recipe, the module and the trainer.
+
+This is the only module that imports Lightning; it fails with an install hint when the
+``lightning`` extra is missing, so ``import optuna_rlnas`` stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import warnings
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_HINT = 'training child networks needs Lightning: pip install "optuna-rlnas[lightning]"'
+
+try:
+    import lightning.pytorch as pl
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(f"{_HINT} ({exc}).") from exc
+
+_OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How every child network is trained.
+
+    The defaults suit small images on a CPU: Adam with a cosine-decayed learning rate (per
+    step, to zero at the last epoch). The paper trains CIFAR-10 children for 50 epochs with
+    momentum SGD (Sec. 4.1); ``optimizer="sgd"`` with ``momentum=0.9`` follows it.
+    ``accelerator="auto"`` takes a GPU when there is one; ``precision=None`` means bf16/fp16
+    mixed precision on CUDA and 32-bit elsewhere.
+
+    Example:
+        >>> from optuna_rlnas.child import TrainingConfig
+        >>> TrainingConfig(epochs=2).learning_rate
+        0.003
+    """
+
+    epochs: int = 10
+    learning_rate: float = 3e-3
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    cosine_schedule: bool = True
+    accelerator: str = "auto"
+    precision: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, but got {self.epochs}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, but got {self.learning_rate}.")
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, but got {self.optimizer!r}.")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, but got {self.weight_decay}.")
+
+
+class ChildModule(pl.LightningModule):
+    """A LightningModule around a child network (injected, e.g. a :class:`ChildNet`).
+
+    Logs ``train_loss``, ``val_loss``, ``val_acc`` (per epoch) and ``test_acc``.
+
+    Example:
+        >>> from optuna_rlnas.child import Architecture, ChildModule, ChildNet, LayerSpec
+        >>> net = ChildNet(Architecture((LayerSpec(24, 3, 3),)), in_channels=1, num_classes=10)
+        >>> module = ChildModule(net, TrainingConfig(epochs=1))
+        >>> module.hparams.learning_rate
+        0.003
+    """
+
+    def __init__(self, net: nn.Module, config: TrainingConfig | None = None) -> None:
+        super().__init__()
+        self.net = net
+        self.config = TrainingConfig() if config is None else config
+        self.save_hyperparameters(vars(self.config))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        images, labels = batch
+        loss = F.cross_entropy(self(images), labels)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(labels))
+        return loss
+
+    def _evaluate(self, batch, prefix: str) -> None:
+        images, labels = batch
+        logits = self(images)
+        loss = F.cross_entropy(logits, labels)
+        accuracy = (logits.argmax(dim=1) == labels).float().mean()
+        self.log(f"{prefix}_loss", loss, on_epoch=True, batch_size=len(labels))
+        self.log(f"{prefix}_acc", accuracy, on_epoch=True, batch_size=len(labels))
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def configure_optimizers(self):
+        c = self.config
+        if c.optimizer == "sgd":
+            optimizer = torch.optim.SGD(
+                self.parameters(),
+                lr=c.learning_rate,
+                momentum=c.momentum,
+                weight_decay=c.weight_decay,
+                nesterov=c.momentum > 0,
+            )
+        elif c.optimizer == "adamw":
+            optimizer = torch.optim.AdamW(
+                self.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay
+            )
+        else:
+            optimizer = torch.optim.Adam(
+                self.parameters(), lr=c.learning_rate, weight_decay=c.weight_decay
+            )
+        if not c.cosine_schedule:
+            return optimizer
+        steps = max(1, int(self.trainer.estimated_stepping_batches))
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+class EpochHistory(pl.Callback):
+    """Records ``monitor`` after every validation epoch (sanity checks excluded)."""
+
+    def __init__(self, monitor: str = "val_acc") -> None:
+        self.monitor = monitor
+        self.values: list[float] = []
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        value = trainer.callback_metrics.get(self.monitor)
+        if value is not None:
+            self.values.append(float(value))
+
+
+def resolve_precision(config: TrainingConfig) -> str:
+    """``config.precision``, or mixed precision on CUDA and 32-bit elsewhere."""
+    if config.precision is not None:
+        return config.precision
+    if config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def quiet_lightning() -> None:
+    """Silence Lightning's per-run banners and the small-data warnings a search would repeat."""
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for pattern in (
+        r".*does not have many workers.*",
+        r".*number of training batches.*is smaller than the logging interval.*",
+        r".*GPU available but not used.*",
+        r".*LeafSpec.*",
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def make_trainer(config: TrainingConfig, callbacks=(), **overrides) -> pl.Trainer:
+    """A quiet Trainer for one child: no logger, no checkpoints, no progress bar."""
+    quiet_lightning()
+    kwargs = dict(
+        max_epochs=config.epochs,
+        accelerator=config.accelerator,
+        devices=1,
+        precision=resolve_precision(config),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        callbacks=list(callbacks),
+    )
+    kwargs.update(overrides)
+    return pl.Trainer(**kwargs)
+
+
+def run_trainer(trainer: pl.Trainer, method: str, *args, **kwargs):
+    """``trainer.fit`` / ``trainer.test`` that lets Ctrl-C through as ``KeyboardInterrupt``.
+
+    Lightning answers Ctrl-C by ignoring SIGINT and calling ``sys.exit(1)``; a search must
+    instead stop cleanly and keep its finished trials, so the handler is restored and the
+    interrupt re-raised.
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGINT) if in_main else None
+    try:
+        return getattr(trainer, method)(*args, **kwargs)
+    except SystemExit as exc:
+        if trainer.interrupted:
+            raise KeyboardInterrupt from exc
+        raise
+    finally:
+        if in_main and handler is not None:
+            signal.signal(signal.SIGINT, handler)
