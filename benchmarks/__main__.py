@@ -24,7 +24,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--doc", default="docs/benchmarks.md")
     args = parser.parse_args(argv)
     run.run(run.split_list(args.problems), run.split_list(args.samplers),
-            list(range(args.seeds)), args.trials, args.out, args.processes)
+            list(range(args.seeds)), args.trials, args.out, args.processes,
+            tuple(run.split_list(args.rerun)))
     command = "python -m benchmarks " + shlex.join(argv)
     report.report(args.out, args.doc, None, command.strip())
     print(f"wrote {args.doc}")

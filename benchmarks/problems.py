@@ -49,6 +49,7 @@ class Problem:
     make_objective: Callable[[int], Objective]
     true_value: Callable[[dict[str, Any]], float]
     description: str = ""
+    value_scale: float = 1.0  # the value of a perfect accuracy: 100 when values are percentages
 
 
 # --- NAS-Bench-201 ---------------------------------------------------------------------------
@@ -84,6 +85,7 @@ def nb201(dataset: str) -> Problem:
         true_value=lambda params: mean_acc[key(params)],
         description=f"NAS-Bench-201 {dataset}, validation accuracy (%) of one random seed; "
         "6 categorical decisions x 5 ops",
+        value_scale=100.0,
     )
 
 
@@ -177,6 +179,7 @@ def synthetic(n_decisions: int) -> Problem:
         true_value=lambda params: land.value(land.actions(params)),
         description=f"synthetic NAS-like chain, {n_decisions} decisions x {land.n_choices} "
         f"choices (every third an integer), planted optimum 100, noise sd {land.noise}",
+        value_scale=100.0,
     )
 
 

@@ -68,7 +68,7 @@ def run_job(job: Job) -> pd.DataFrame:
     except ImportError:  # pragma: no cover
         pass
     problem = _problem(job.problem)
-    sampler = TimedSampler(make_sampler(job.sampler, job.seed))
+    sampler = TimedSampler(make_sampler(job.sampler, job.seed, problem.value_scale))
     study = optuna.create_study(direction="maximize", sampler=sampler)
     objective = problem.make_objective(job.seed)
     start = time.perf_counter()
@@ -121,8 +121,12 @@ def run(
     trials: int,
     out: str,
     processes: int = 2,
+    rerun: tuple[str, ...] = (),
 ) -> list[str]:
-    """Runs what is missing and writes ``OUT/PROBLEM.csv.gz`` per problem; returns the paths."""
+    """Runs what is missing and writes ``OUT/PROBLEM.csv.gz`` per problem; returns the paths.
+
+    Runs of the samplers in ``rerun`` are redone even when present (after a sampler changed).
+    """
     available = []
     for sampler in samplers:
         try:
@@ -144,6 +148,9 @@ def run(
             for seed in seeds:
                 job = Job(spec, sampler, seed, trials)
                 raw = _raw_path(out, name, job)
+                if sampler in rerun:
+                    jobs.append(job)
+                    continue
                 if old is not None:
                     prev = old[(old.sampler == sampler) & (old.seed == seed)]
                     if len(prev) == trials:
@@ -213,6 +220,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--rerun", nargs="*", default=[],
+                        help="samplers whose stored runs are redone (after the sampler changed)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
     add_arguments(parser)
     args = parser.parse_args(argv)
     for path in run(split_list(args.problems), split_list(args.samplers), list(range(args.seeds)),
-                    args.trials, args.out, args.processes):
+                    args.trials, args.out, args.processes, tuple(split_list(args.rerun))):
         print(path)
 
 

@@ -1,6 +1,8 @@
 """The samplers the benchmarks compare, by name: ``SAMPLERS[name](seed) -> BaseSampler``.
 
-* ``rlnas``: ``RLNASSampler`` with its defaults; ``rlnas-paper``: the paper's exact settings.
+* ``rlnas``: ``RLNASSampler`` with its defaults; ``rlnas-paper``: ``RLNASSampler.paper``, the
+  paper's exact settings. Its reward is the validation accuracy cubed with accuracy as a
+  fraction, so on problems whose values are percentages the value is divided by 100 first.
 * ``tpe``: Optuna's TPE with Optuna's defaults (multivariate since Optuna 5); ``random``.
 * ``evolution``: regularized evolution (Real et al. 2019), population 10, tournament 3.
 * Optuna's other samplers that handle categorical decisions natively: ``nsga2``, ``gp``,
@@ -10,13 +12,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import optuna
 
 from benchmarks.evolution import RegularizedEvolutionSampler
 
-SamplerFactory = Callable[[int], optuna.samplers.BaseSampler]
+SamplerFactory = Callable[..., optuna.samplers.BaseSampler]
 
 
 class SamplerUnavailable(RuntimeError):
@@ -31,14 +34,19 @@ def _rlnas(seed: int) -> optuna.samplers.BaseSampler:
     return RLNASSampler(seed=seed)
 
 
-def _rlnas_paper(seed: int) -> optuna.samplers.BaseSampler:
+def _cubed_fraction(value: float, scale: float) -> float:
+    return (value / scale) ** 3
+
+
+def _rlnas_paper(seed: int, value_scale: float = 1.0) -> optuna.samplers.BaseSampler:
     try:
         from optuna_rlnas import RLNASSampler
     except ImportError as e:
         raise SamplerUnavailable(f"optuna_rlnas.RLNASSampler is not available: {e}") from e
     if not hasattr(RLNASSampler, "paper"):
         raise SamplerUnavailable("RLNASSampler.paper (the paper's settings) is not available.")
-    return RLNASSampler.paper(seed=seed)
+    reward = functools.partial(_cubed_fraction, scale=value_scale)
+    return RLNASSampler.paper(seed=seed, reward_fn=reward)
 
 
 SAMPLERS: dict[str, SamplerFactory] = {
@@ -55,7 +63,10 @@ SAMPLERS: dict[str, SamplerFactory] = {
 BASELINES = ("tpe", "random", "evolution", "nsga2", "gp", "bruteforce")
 
 
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int, value_scale: float = 1.0) -> optuna.samplers.BaseSampler:
+    """``value_scale``: the value of a perfect accuracy (100 for percentages)."""
     if name not in SAMPLERS:
         raise ValueError(f"Unknown sampler {name!r}; choose from {sorted(SAMPLERS)}.")
+    if name == "rlnas-paper":
+        return _rlnas_paper(seed, value_scale)
     return SAMPLERS[name](seed)
