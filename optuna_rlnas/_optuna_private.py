@@ -28,3 +28,24 @@ def set_trial_user_attr(study: Study, trial: FrozenTrial, key: str, value: objec
 
 def is_multi_objective(study: Study) -> bool:
     return study._is_multi_objective()
+
+
+def forget_cached_trials(study: Study) -> None:
+    """Drop the trial cache of ``Study`` so the next read sees trials finished since.
+
+    Optuna clears it at ``ask`` and ``tell``; code that polls storage outside the optimize loop
+    must clear it itself.
+    """
+    study._thread_local.cached_all_trials = None
+
+
+def study_id(study: Study) -> int:
+    return study._study_id
+
+
+def set_study_system_attr(study: Study, key: str, value: object) -> None:
+    study._storage.set_study_system_attr(study._study_id, key, value)
+
+
+def study_system_attrs(study: Study) -> dict[str, object]:
+    return study._storage.get_study_system_attrs(study._study_id)

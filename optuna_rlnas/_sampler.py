@@ -181,6 +181,19 @@ class RLNASSampler(BaseSampler):
         """The moving-average baseline b of Eq. (2); ``None`` before the first update."""
         return self._trainer.baseline
 
+    def consume(self, study: Study) -> int:
+        """Learn now from the finished trials not consumed yet; returns :attr:`n_consumed`.
+
+        What ``before_trial`` does, callable outside ``study.optimize``: a worker calls it after
+        its last trial to catch up with trials other workers finished, and a process that joins
+        a study calls it to rebuild the learned policy by replaying the history (each finished
+        trial in number order, the same updates as an uninterrupted sampler with this seed).
+        """
+        _private.forget_cached_trials(study)  # see trials finished since the last read
+        with self._lock:
+            self._learn(study)
+            return self._n_consumed
+
     # ------------------------------------------------------------------ BaseSampler
     def reseed_rng(self) -> None:
         self._rng.seed()
