@@ -102,15 +102,26 @@ def check_storage_url(url: str, *, must_exist: bool = False) -> None:
             raise CLIError(f"no database at {shown!r}: run 'rlnas search' first")
 
 
-def make_storage(url: str, *, must_exist: bool = False) -> optuna.storages.BaseStorage:
-    """The Optuna storage for ``url``, validated first (the single place storages are built)."""
+def make_storage(
+    url: str, *, must_exist: bool = False, **heartbeat: Any
+) -> optuna.storages.BaseStorage:
+    """The Optuna storage for ``url``, validated first (the single place storages are built).
+
+    ``heartbeat``: ``heartbeat_interval``, ``grace_period``, ``max_retry`` of
+    :func:`optuna_rlnas.storage.make_storage` (its defaults when not given).
+    """
     check_storage_url(url, must_exist=must_exist)
     try:  # the scale-out storage (heartbeats, retries of dead workers' trials) when present
         from optuna_rlnas.storage import make_storage as build
     except ImportError:
         build = optuna.storages.RDBStorage
+        heartbeat = {}
     try:
-        return build(url)
+        return build(url, **heartbeat)
+    except ValueError as exc:  # invalid heartbeat settings; the message masks the password
+        raise CLIError(str(exc).rstrip(".")) from None
+    except ConnectionError as exc:  # optuna_rlnas.storage's: names the URL, masked
+        raise CLIError(mask_url(str(exc))) from None
     except ImportError as exc:
         raise CLIError(
             f"the database driver for {mask_url(url)!r} is missing ({exc.name or exc}); "
@@ -260,7 +271,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     config = _resolve_config(args, None) if not _may_hold_study(args) else None
     if config is not None:
         _build_search(config)
-    storage = make_storage(args.storage)
+    storage = make_storage(
+        args.storage,
+        heartbeat_interval=args.heartbeat_interval or None,  # 0 turns heartbeats off
+        grace_period=args.grace_period,
+        max_retry=args.max_retry,
+    )
     stored = None
     if _study_exists(storage, args.study_name):
         study = optuna.load_study(study_name=args.study_name, storage=storage)
@@ -482,6 +498,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-params", type=_positive_int, help="prune children larger than this")
     s.add_argument("--cost", choices=("params", "latency"), help="MnasNet reward ACC*(cost/T)^w")
     s.add_argument("--target", type=_positive_float, help="the cost target T for --cost")
+    # Many workers (docs/scale-out.md): a trial whose worker died is failed once its heartbeat is
+    # older than the grace period, by the next worker that starts a trial, and retried.
+    s.add_argument(
+        "--heartbeat-interval",
+        type=_non_negative_int,
+        default=30,
+        help="seconds between heartbeats of a running trial; 0 turns them off [%(default)s]",
+    )
+    s.add_argument(
+        "--grace-period",
+        type=_positive_int,
+        default=120,
+        help="seconds without a heartbeat before a trial is failed and retried [%(default)s]",
+    )
+    s.add_argument(
+        "--max-retry",
+        type=_non_negative_int,
+        default=3,
+        help="retries of a trial whose worker died [%(default)s]",
+    )
     s.set_defaults(handler=cmd_search)
 
     b = commands.add_parser("best", help="retrain the best architecture and test it")
