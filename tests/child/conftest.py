@@ -73,6 +73,12 @@ def make_cifar10(folder: Path, per_batch: int = 20) -> Path:
 
 
 @pytest.fixture
+def make_fashion():
+    """The folder factory itself, for tests that choose sizes or compression."""
+    return make_fashion_mnist
+
+
+@pytest.fixture
 def fashion_dir(tmp_path: Path) -> Path:
     return make_fashion_mnist(tmp_path / "fashion-mnist")
 

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from optuna_rlnas.child import Architecture
+from optuna_rlnas.child import CNNSearchSpace
+from optuna_rlnas.child import DigitsDataModule
+from optuna_rlnas.child import RewardConfig
+from optuna_rlnas.child import TrainingConfig
+from optuna_rlnas.child import make_datamodule
+from optuna_rlnas.child import make_objective
+
+TINY = CNNSearchSpace(num_layers=2, filters=(8, 12), filter_sizes=(1, 3))
+
+
+def _study(pruner=None) -> optuna.Study:
+    return optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0), pruner=pruner
+    )
+
+
+def test_lightning_training_on_a_tiny_subset_records_the_trial() -> None:
+    objective = make_objective(
+        DigitsDataModule(train_subset=128), space=TINY, training=TrainingConfig(epochs=2)
+    )
+    study = _study()
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert 0.0 <= trial.value <= 1.0
+    assert sorted(trial.intermediate_values) == [0, 1]  # one report per epoch
+    assert trial.value == max(trial.intermediate_values.values())  # best of the last epochs
+    attrs = trial.user_attrs
+    arch = Architecture.from_json(attrs["architecture_json"])
+    assert str(arch) == attrs["architecture"]
+    assert attrs["n_params"] > 0 and attrs["train_time_s"] > 0 and attrs["seed"] == 0
+
+
+def test_trials_are_deterministic_per_seed() -> None:
+    params = {"layer_0/filter_height": 3, "layer_0/filter_width": 3, "layer_0/filters": 8}
+    space = CNNSearchSpace(num_layers=1, filters=(8, 12), filter_sizes=(1, 3), strides=(1,))
+    values = []
+    for _ in range(2):
+        objective = make_objective(
+            DigitsDataModule(train_subset=64), space=space, training=TrainingConfig(epochs=1)
+        )
+        values.append(objective(optuna.trial.FixedTrial(params)))
+    assert values[0] == values[1]
+
+
+def test_a_real_pruner_prunes_at_the_first_report() -> None:
+    objective = make_objective(
+        DigitsDataModule(train_subset=64), space=TINY, training=TrainingConfig(epochs=3)
+    )
+    study = _study(optuna.pruners.ThresholdPruner(lower=1.01))  # no accuracy reaches 1.01
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert list(trial.intermediate_values) == [0]
+
+
+def test_too_large_child_is_pruned_with_its_reason() -> None:
+    objective = make_objective(DigitsDataModule(train_subset=64), space=TINY, max_params=10)
+    study = _study()
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert "more than max_params=10" in trial.user_attrs["invalid_reason"]
+
+
+def test_mnasnet_reward() -> None:
+    reward = RewardConfig(cost="params", target=1000.0)
+    assert reward.reward(0.9, cost=1000.0) == pytest.approx(0.9)
+    assert reward.reward(0.9, cost=2000.0) == pytest.approx(0.9 * 2**-0.07)
+    assert RewardConfig(last_epochs=2).score([0.9, 0.5, 0.6]) == 0.6
+    with pytest.raises(ValueError, match="target must be > 0 when cost is set"):
+        RewardConfig(cost="latency")
+
+
+def test_latency_reward_is_recorded() -> None:
+    objective = make_objective(
+        DigitsDataModule(train_subset=64),
+        space=TINY,
+        training=TrainingConfig(epochs=1),
+        reward=RewardConfig(cost="latency", target=1.0),
+    )
+    study = _study()
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.user_attrs["cost"] > 0
+    expected = trial.user_attrs["val_acc"] * (trial.user_attrs["cost"] / 1.0) ** -0.07
+    assert trial.value == pytest.approx(expected)
+
+
+def test_training_on_fashion_mnist_and_cifar10_fixtures(fashion_dir, cifar_dir) -> None:
+    for dataset, folder in (("fashion-mnist", fashion_dir), ("cifar10", cifar_dir)):
+        dm = make_datamodule(dataset, folder, val_size=10, train_subset=40)
+        objective = make_objective(dm, space=TINY, training=TrainingConfig(epochs=1))
+        study = _study()
+        study.optimize(objective, n_trials=1)
+        assert study.trials[0].state == optuna.trial.TrialState.COMPLETE
