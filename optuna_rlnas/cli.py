@@ -312,7 +312,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(f"searching {datamodule.describe()}; sampler {args.sampler}; storage {shown}")
 
     log_filter = _DropInterruptTraceback()
-    optuna.logging.get_logger("optuna").addFilter(log_filter)
+    handlers = logging.getLogger("optuna").handlers  # filters on handlers see child loggers
+    for handler in handlers:
+        handler.addFilter(log_filter)
     bar = _progress(args.n_trials)
 
     def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -338,7 +340,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         interrupted = True
     finally:
         bar.close()
-        optuna.logging.get_logger("optuna").removeFilter(log_filter)
+        for handler in handlers:
+            handler.removeFilter(log_filter)
     elapsed = time.perf_counter() - start
     if interrupted:
         print(f"interrupted after {elapsed:.1f} s; the finished trials are kept")
