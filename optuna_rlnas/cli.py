@@ -36,6 +36,8 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "lr": 3e-3,
     "num_layers": 6,
+    "filters": "24,36,48,64",
+    "filter_sizes": "1,3,5,7",
     "strides": "1,2,3",
     "activations": "relu",
     "max_params": None,
@@ -199,6 +201,8 @@ def _build_search(config: dict[str, Any], *, merge_validation: bool = False):
         datamodule.check_files()
         space = CNNSearchSpace(
             num_layers=config["num_layers"],
+            filters=_int_list("filters", config.get("filters", "24,36,48,64")),
+            filter_sizes=_int_list("filter-sizes", config.get("filter_sizes", "1,3,5,7")),
             strides=_int_list("strides", config["strides"]),
             activations=tuple(config["activations"].split(",")),
         )
@@ -496,6 +500,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=_positive_int, help="[64]")
     s.add_argument("--lr", type=_positive_float, help="learning rate [0.003]")
     s.add_argument("--num-layers", type=_positive_int, help="child depth [6]")
+    s.add_argument("--filters", help="numbers of filters to choose from [24,36,48,64]")
+    s.add_argument("--filter-sizes", help="filter heights and widths (odd) [1,3,5,7]")
     s.add_argument("--strides", help="stride choices, e.g. 1 to fix them [1,2,3]")
     s.add_argument("--activations", help="activation choices, e.g. relu,tanh,elu,gelu [relu]")
     s.add_argument("--max-params", type=_positive_int, help="prune children larger than this")
