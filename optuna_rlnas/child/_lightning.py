@@ -162,6 +162,7 @@ def quiet_lightning() -> None:
         r".*number of training batches.*is smaller than the logging interval.*",
         r".*GPU available but not used.*",
         r".*LeafSpec.*",
+        r".*defined a `validation_step` but have no `val_dataloader`.*",
     ):
         warnings.filterwarnings("ignore", message=pattern)
 
