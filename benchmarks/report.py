@@ -116,6 +116,20 @@ def plot(problem: str, frame: pd.DataFrame, path: str) -> None:
     plt.close(fig)
 
 
+def same_trajectories(frame: pd.DataFrame, samplers: list[str]) -> list[str]:
+    """A note for each pair of samplers that observed the same value in most trials (same seed,
+    same trial number): a sign that one of them hardly departs from the other."""
+    values = frame.set_index(["seed", "trial", "sampler"]).value.unstack("sampler")
+    notes = []
+    for i, a in enumerate(samplers):
+        for b in samplers[i + 1 :]:
+            share = float((values[a] == values[b]).mean())
+            if share >= 0.5:
+                notes.append(f"- `{a}` and `{b}` observed the same value in {share:.0%} of "
+                             "(seed, trial) pairs: their searches hardly differ.")
+    return ["", "Note:", "", *notes] if notes else []
+
+
 def problem_section(problem: str, frame: pd.DataFrame, figure: str) -> str:
     column, lower = metric(frame)
     samplers = sampler_order(list(frame.sampler.unique()))
@@ -139,6 +153,7 @@ def problem_section(problem: str, frame: pd.DataFrame, figure: str) -> str:
         ratio = per_trial[s] / per_trial["random"] if "random" in per_trial else float("nan")
         cells += [f"{per_trial[s]:.2f}", f"{ratio:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
+    lines += same_trajectories(frame, samplers)
     tested = candidates(samplers)
     baselines = [s for s in samplers if s not in tested]
     if baselines:
@@ -165,7 +180,7 @@ def nb201_verdict(frame: pd.DataFrame, sampler: str = "rlnas") -> str | None:
     if sampler not in set(nb.sampler) or not {"tpe", "random"} <= set(nb.sampler):
         return None
     lines = ["| dataset | budget | " + sampler + " | random | p vs random | tpe | "
-             "p vs tpe | evolution | p vs evolution |", "|" + "---|" * 10]
+             "p vs tpe | evolution | p vs evolution |", "|" + "---|" * 9]
     beats_random, not_worse_tpe = {}, {}
     for problem in problems:
         sub = nb[nb.problem == problem]

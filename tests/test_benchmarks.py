@@ -132,3 +132,17 @@ def test_evolution_is_reproducible_from_seed() -> None:
         study.optimize(problem.make_objective(3), n_trials=30)
         params.append([t.params for t in study.trials])
     assert params[0] == params[1]
+
+
+def test_overhead_short_setting_prints_table_with_ratios(capsys) -> None:
+    from benchmarks import overhead
+
+    samplers = _available(["rlnas", "tpe", "random"])
+    overhead.main(["--trials", "120", "--storages", "memory", "sqlite", "--samplers", *samplers,
+                   "--tpe-max-trials", "110"])
+    text = capsys.readouterr().out
+    assert "| storage | trials | sampler | ms / trial | first 100 | last 100 |" in text
+    assert text.count("| memory | ") == len(samplers) and text.count("| sqlite | ") == len(samplers)
+    assert "| memory | 110 (capped) | tpe |" in text
+    if "rlnas" in samplers:
+        assert "(TPE capped at 110)" in text
