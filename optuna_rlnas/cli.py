@@ -162,12 +162,12 @@ def _int_list(name: str, text: str) -> tuple[int, ...]:
 
 
 def _resolve_config(args: argparse.Namespace, stored: dict[str, Any] | None) -> dict[str, Any]:
-    config = dict(SEARCH_DEFAULTS if stored is None else stored)
+    config = dict(SEARCH_DEFAULTS) if stored is None else dict(SEARCH_DEFAULTS, **stored)
     conflicts = []
     for key in SEARCH_DEFAULTS:
         given = getattr(args, key, None)
-        if given is None:
-            continue
+        if given is None or (key == "seed" and stored is not None):
+            continue  # a joining process's --seed seeds its sampler only
         if key == "data_dir":
             given = os.path.abspath(given)
         if stored is not None and stored.get(key) != given:
@@ -284,14 +284,17 @@ def cmd_search(args: argparse.Namespace) -> int:
         max_retry=args.max_retry,
     )
     stored = None
+    sampler_seed = args.seed
     if _study_exists(storage, args.study_name):
         study = optuna.load_study(study_name=args.study_name, storage=storage)
         if study.direction != optuna.study.StudyDirection.MAXIMIZE:
             raise CLIError(f"study {args.study_name!r} minimises; rlnas needs a maximising study")
         stored = study.user_attrs.get(CONFIG_ATTR)
+        if sampler_seed is None:  # a joining worker draws differently from the first one
+            sampler_seed = (stored or {}).get("seed", 0) + len(study.trials)
     config = _resolve_config(args, stored)
     datamodule, space, training, reward = _build_search(config)
-    sampler = _make_sampler(args.sampler, args.seed if args.seed is not None else config["seed"])
+    sampler = _make_sampler(args.sampler, config["seed"] if sampler_seed is None else sampler_seed)
 
     from optuna_rlnas.child import make_objective
 
