@@ -35,6 +35,10 @@ def worker_state(sampler: RLNASSampler) -> dict[str, Any]:
         "n_consumed": sampler.n_consumed,
         "n_updates": sampler.n_updates,
         "baseline": sampler.baseline,
+        # A fingerprint of the policy: equal for controllers that made the same updates.
+        "param_sq_norm": float(
+            sum(float(p.double().pow(2).sum()) for p in sampler.controller.parameters())
+        ),
         "host": socket.gethostname(),
         "pid": os.getpid(),
         "time": time.time(),

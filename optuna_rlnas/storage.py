@@ -150,13 +150,13 @@ def make_storage(
     """
     parsed = check_url(url)
     if heartbeat_interval is not None and not (
-        isinstance(heartbeat_interval, int) and heartbeat_interval > 0
+        _is_int(heartbeat_interval) and heartbeat_interval > 0
     ):
         raise ValueError(
             f"heartbeat_interval must be None or an int > 0 (seconds), but got "
             f"{heartbeat_interval!r}."
         )
-    if grace_period is not None and not (isinstance(grace_period, int) and grace_period > 0):
+    if grace_period is not None and not (_is_int(grace_period) and grace_period > 0):
         raise ValueError(
             f"grace_period must be None or an int > 0 (seconds), but got {grace_period!r}."
         )
@@ -166,7 +166,7 @@ def make_storage(
                 f"grace_period must exceed heartbeat_interval (else live trials are failed), but "
                 f"got grace_period={grace_period} and heartbeat_interval={heartbeat_interval}."
             )
-    if max_retry is not None and not (isinstance(max_retry, int) and max_retry >= 0):
+    if max_retry is not None and not (_is_int(max_retry) and max_retry >= 0):
         raise ValueError(f"max_retry must be None or an int >= 0, but got {max_retry!r}.")
 
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
@@ -210,3 +210,7 @@ def stale_after(storage: RDBStorage) -> int | None:
     if storage.heartbeat_interval is None:
         return None
     return storage.grace_period or 2 * storage.heartbeat_interval
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
