@@ -335,6 +335,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         except ValueError:
             pass
 
+    dashboard = _dashboard_callbacks(sampler, args.dashboard_every)
     interrupted = False
     start = time.perf_counter()
     try:
@@ -342,7 +343,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             objective,
             n_trials=args.n_trials,
             timeout=args.timeout,
-            callbacks=[on_trial],
+            callbacks=[on_trial, *dashboard],
             catch=(Exception,),
         )
     except KeyboardInterrupt:
@@ -352,12 +353,30 @@ def cmd_search(args: argparse.Namespace) -> int:
         for handler in handlers:
             handler.removeFilter(log_filter)
     elapsed = time.perf_counter() - start
+    for callback in dashboard:  # the figures of the final state
+        try:
+            callback.refresh(study)
+        except Exception as exc:  # the search's results are kept whatever the figures do
+            print(f"the controller figures were not refreshed: {exc}")
     if interrupted:
         print(f"interrupted after {elapsed:.1f} s; the finished trials are kept")
     else:
         print(f"search took {elapsed:.1f} s")
     _summary(study, args.storage, args.study_name)
     return 130 if interrupted else 0
+
+
+def _dashboard_callbacks(sampler: optuna.samplers.BaseSampler, every: int) -> list[Any]:
+    """The controller's figures for optuna-dashboard (docs/dashboard.md), when they can be drawn."""
+    try:
+        from optuna_rlnas import RLNASSampler
+        from optuna_rlnas.dashboard import DashboardCallback
+
+        if every and isinstance(sampler, RLNASSampler):
+            return [DashboardCallback(sampler, every=every)]
+    except ImportError as exc:  # optuna-dashboard or plotly missing: search without figures
+        print(f"no controller figures: {exc}")
+    return []
 
 
 def _may_hold_study(args: argparse.Namespace) -> bool:
@@ -419,7 +438,9 @@ def cmd_best(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     run_trainer(trainer, "fit", module, train_dataloaders=datamodule.train_dataloader())
     elapsed = time.perf_counter() - start
-    results = run_trainer(trainer, "test", module, dataloaders=datamodule.test_dataloader())
+    results = run_trainer(
+        trainer, "test", module, dataloaders=datamodule.test_dataloader(), verbose=False
+    )
     test_acc = float(results[0]["test_acc"])
     print(f"test accuracy {test_acc:.4f} on {len(datamodule.test_set)} test images")
     print(f"(training took {elapsed:.1f} s, {net.num_parameters} parameters)")
@@ -512,6 +533,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-params", type=_positive_int, help="prune children larger than this")
     s.add_argument("--cost", choices=("params", "latency"), help="MnasNet reward ACC*(cost/T)^w")
     s.add_argument("--target", type=_positive_float, help="the cost target T for --cost")
+    s.add_argument(
+        "--dashboard-every",
+        type=_non_negative_int,
+        default=5,
+        help="refresh the controller's figures in optuna-dashboard every N trials; 0: never "
+        "[%(default)s]",
+    )
     # Many workers (docs/scale-out.md): a trial whose worker died is failed once its heartbeat is
     # older than the grace period, by the next worker that starts a trial, and retried.
     s.add_argument(
