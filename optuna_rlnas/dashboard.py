@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -480,7 +481,10 @@ class DashboardCallback:
     def __call__(self, study: Study, trial: FrozenTrial) -> None:
         self._n_calls += 1
         if self._n_calls == 1 or self._n_calls % self.every == 0:
-            self.refresh(study)
+            try:
+                self.refresh(study)
+            except Exception as exc:  # a figure must never stop a search of many hours
+                warnings.warn(f"the controller figures were not refreshed: {exc!r}", stacklevel=2)
 
     def figures(self, study: Study) -> dict[str, go.Figure]:
         """The figures for the study's current state, keyed like :data:`FIGURE_IDS`.
