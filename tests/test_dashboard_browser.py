@@ -1,0 +1,187 @@
+"""The dashboard in a real browser: ``rlnas search``, ``rlnas dashboard``, Debian's Chromium.
+
+A short search writes a study whose trials carry the architecture attributes and whose system
+attributes carry the controller's figures; ``rlnas dashboard`` serves it on 127.0.0.1; Playwright
+drives ``/usr/bin/chromium`` (no browser download: ``executable_path``) and checks that the trial
+list shows the architecture and that the four controller figures render. Screenshots go to the
+test's tmp folder, or to ``$RLNAS_SCREENSHOT_DIR`` (``docs/make_screenshot.py`` sets it to
+``docs/img``). Without Chromium or Playwright the test skips, and fails where
+``RLNAS_REQUIRE_SERVICES=1`` (CI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("RLNAS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Graph object id -> the title the figure shows (optuna_rlnas.dashboard.FIGURE_IDS).
+FIGURES = {
+    "rlnas-reward": "Controller: reward and baseline",
+    "rlnas-entropy": "Controller: policy entropy over updates",
+    "rlnas-policy": "Controller: current policy",
+    "rlnas-best-architecture": "Best architecture",
+}
+N_TRIALS = int(os.environ.get("RLNAS_SCREENSHOT_TRIALS", "3"))
+SEARCH = [
+    "--n-trials", str(N_TRIALS), "--epochs", "1", "--num-layers", "3", "--train-subset", "300",
+    "--dashboard-every", "1",
+]  # fmt: skip
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("RLNAS_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason} (RLNAS_REQUIRE_SERVICES=1, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+def _rlnas() -> list[str]:
+    script = shutil.which("rlnas")
+    return [script] if script else [sys.executable, "-m", "optuna_rlnas.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.read()
+
+
+@pytest.fixture(scope="module")
+def browser_type():
+    if not os.path.exists(CHROMIUM):
+        _missing(f"Chromium is not at {CHROMIUM}; .ci/install installs Debian's chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        yield playwright.chromium
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[str, int]]:
+    """A real short search in an SQLite file, served by ``rlnas dashboard``: (base URL, id)."""
+    folder = tmp_path_factory.mktemp("dashboard")
+    url = f"sqlite:///{folder / 'search.db'}"
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    search = subprocess.run(
+        [*_rlnas(), "search", "--storage", url, *SEARCH],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert search.returncode == 0, search.stdout + search.stderr
+    port = _free_port()
+    log = open(folder / "dashboard.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [*_rlnas(), "dashboard", "--storage", url, "--port", str(port)],
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                studies = json.loads(_get(f"{base}/api/studies"))["study_summaries"]
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail(
+                        f"rlnas dashboard did not serve: {(folder / 'dashboard.log').read_text()}"
+                    )
+                time.sleep(0.5)
+        (study,) = studies
+        yield base, study["study_id"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture
+def page(browser_type):
+    browser = browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield browser.new_page(viewport={"width": 1500, "height": 1000})
+    finally:
+        browser.close()
+
+
+def _screenshot_dir(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("RLNAS_SCREENSHOT_DIR", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_controller_figures_render(served, page, tmp_path) -> None:
+    base, study_id = served
+    page.goto(f"{base}/dashboard/studies/{study_id}")
+    boxes = []
+    for graph_id, title in FIGURES.items():
+        plot = page.locator(f'[id="user-defined-plot:{graph_id}"]')
+        plot.locator(".main-svg").first.wait_for(timeout=60_000)  # plotly drew it
+        assert "js-plotly-plot" in plot.get_attribute("class")
+        assert title in plot.locator(".gtitle").text_content()
+        plot.scroll_into_view_if_needed()
+        boxes.append(plot.bounding_box())
+    # Marks, not just axes: points of the reward figure, cells of the heatmap, layer boxes.
+    reward = page.locator('[id="user-defined-plot:rlnas-reward"]')
+    assert reward.locator(".scatterlayer .point").count() >= N_TRIALS
+    assert page.locator('[id="user-defined-plot:rlnas-policy"] .hm').count() == 1
+    architecture = page.locator('[id="user-defined-plot:rlnas-best-architecture"]')
+    assert architecture.locator(".annotation-text", has_text="classifier").count() == 1
+    page.wait_for_timeout(500)  # let plotly finish its transitions
+    folder = _screenshot_dir(tmp_path)
+    page.screenshot(path=str(tmp_path / "study.png"), full_page=True)
+    scroll = page.evaluate("[window.scrollX, window.scrollY]")
+    top = min(b["y"] for b in boxes) + scroll[1]
+    bottom = max(b["y"] + b["height"] for b in boxes) + scroll[1]
+    left = min(b["x"] for b in boxes)
+    right = max(b["x"] + b["width"] for b in boxes)
+    clip = {"x": left - 8, "y": top - 8, "width": right - left + 16, "height": bottom - top + 16}
+    page.screenshot(path=str(folder / "dashboard.png"), full_page=True, clip=clip)
+    assert (folder / "dashboard.png").stat().st_size > 10_000
+
+
+def test_trial_list_shows_the_architecture(served, page, tmp_path) -> None:
+    base, study_id = served
+    page.goto(f"{base}/dashboard/studies/{study_id}/trials")
+    attrs = page.get_by_text("User Attributes").first
+    attrs.wait_for(timeout=60_000)
+    body = page.locator("body")
+    for key in ("architecture", "n_params", "train_time_s", "rlnas:log_prob", "rlnas:entropy"):
+        assert page.get_by_text(key, exact=False).count() >= 1, key
+    assert "L0 " in body.inner_text()  # the compact string, e.g. 'L0 36@3x3/s1x1 relu<img | ...'
+    page.screenshot(path=str(_screenshot_dir(tmp_path) / "dashboard-trial.png"))
