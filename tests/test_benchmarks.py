@@ -138,11 +138,27 @@ def test_overhead_short_setting_prints_table_with_ratios(capsys) -> None:
     from benchmarks import overhead
 
     samplers = _available(["rlnas", "tpe", "random"])
-    overhead.main(["--trials", "120", "--storages", "memory", "sqlite", "--samplers", *samplers,
-                   "--tpe-max-trials", "110"])
+    overhead.main(["--trials", "30", "--storages", "memory", "--samplers", *samplers,
+                   "--tpe-max-trials", "20"])
     text = capsys.readouterr().out
     assert "| storage | trials | sampler | ms / trial | first 100 | last 100 |" in text
-    assert text.count("| memory | ") == len(samplers) and text.count("| sqlite | ") == len(samplers)
-    assert "| memory | 110 (capped) | tpe |" in text
+    assert text.count("| memory | ") == len(samplers)
+    assert "| memory | 20 (capped) | tpe |" in text
+    assert "| memory | 30 | random | " in text and "| 1.0 |" in text  # random's own ratio
     if "rlnas" in samplers:
-        assert "(TPE capped at 110)" in text
+        assert "(TPE capped at 20)" in text
+
+
+def test_overhead_on_sqlite(capsys) -> None:
+    from benchmarks import overhead
+
+    overhead.main(["--trials", "10", "--storages", "sqlite", "--samplers", "random"])
+    assert "| sqlite | 10 | random | " in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_digits_cnn_trains_real_children() -> None:
+    pytest.importorskip("lightning")
+    frame = run.run_job(run.Job("digits-cnn", "random", 0, 2))
+    assert len(frame) == 2 and frame.regret.isna().all()
+    assert ((frame.value > 0) & (frame.value <= 1)).any()
