@@ -218,10 +218,19 @@ def entropy_figure(study: Study) -> go.Figure:
     go = _require("plotly.graph_objects")
     groups = _entropy_by_update(study)
     updates = list(groups)
+    means = [sum(v) / len(v) for v in groups.values()]
+    title = "Controller: policy entropy over updates"
+    if means:  # the axis autoscales, so state the size of the change in words
+        change = means[-1] - means[0]
+        percent = 100 * change / abs(means[0]) if means[0] else 0.0
+        title += (
+            f"<br><sup>mean {means[0]:.4g} nats at update {updates[0]}, {means[-1]:.4g} at "
+            f"update {updates[-1]} ({percent:+.2f}%)</sup>"
+        )
     fig = go.Figure(
         layout=_layout(
             go,
-            "Controller: policy entropy over updates",
+            title,
             xaxis={"title": {"text": "controller update"}},
             yaxis={"title": {"text": "entropy of a sampled architecture (nats)"}},
             showlegend=False,
@@ -241,7 +250,7 @@ def entropy_figure(study: Study) -> go.Figure:
     fig.add_trace(
         go.Scatter(
             x=updates,
-            y=[sum(v) / len(v) for v in groups.values()],
+            y=means,
             mode="lines+markers",
             name="mean",
             customdata=[len(v) for v in groups.values()],
@@ -385,19 +394,20 @@ def architecture_figure(architecture: Any, *, title: str = "Best architecture") 
         height = 0.45 + 0.25 * (b - a)
         top = max(top, height)
         y0 = 0.45 * sign
+        cx, cy = (a + b) / 2, sign * height * 2 - y0  # control point: the arc peaks at height
         shapes.append(
             {
                 "type": "path",
-                "path": f"M {a},{y0} Q {(a + b) / 2},{sign * height * 2 - y0} {b},{y0}",
+                "path": f"M {a},{y0} Q {cx},{cy} {b},{y0}",
                 "line": {"color": "#c55a11", "width": 1.5},
             }
         )
-        annotations.append(
+        annotations.append(  # the arrowhead, along the arc's tangent at its end
             {
                 "x": b,
                 "y": y0,
-                "ax": b - 0.15,
-                "ay": y0 + sign * 0.35,
+                "ax": b + 0.12 * (cx - b),
+                "ay": y0 + 0.12 * (cy - y0),
                 "xref": "x",
                 "yref": "y",
                 "axref": "x",

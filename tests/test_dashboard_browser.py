@@ -44,7 +44,7 @@ FIGURES = {
 }
 N_TRIALS = int(os.environ.get("RLNAS_SCREENSHOT_TRIALS", "3"))
 SEARCH = [
-    "--n-trials", str(N_TRIALS), "--epochs", "1", "--num-layers", "3", "--train-subset", "300",
+    "--n-trials", str(N_TRIALS), "--epochs", "1", "--num-layers", "4",
     "--dashboard-every", "1",
 ]  # fmt: skip
 
@@ -134,7 +134,7 @@ def served(tmp_path_factory) -> Iterator[tuple[str, int]]:
 def page(browser_type):
     browser = browser_type.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     try:
-        yield browser.new_page(viewport={"width": 1500, "height": 1000})
+        yield browser.new_page(viewport={"width": 1500, "height": 1150})
     finally:
         browser.close()
 
@@ -148,14 +148,11 @@ def _screenshot_dir(tmp_path: Path) -> Path:
 def test_controller_figures_render(served, page, tmp_path) -> None:
     base, study_id = served
     page.goto(f"{base}/dashboard/studies/{study_id}")
-    boxes = []
     for graph_id, title in FIGURES.items():
         plot = page.locator(f'[id="user-defined-plot:{graph_id}"]')
         plot.locator(".main-svg").first.wait_for(timeout=60_000)  # plotly drew it
         assert "js-plotly-plot" in plot.get_attribute("class")
         assert title in plot.locator(".gtitle").text_content()
-        plot.scroll_into_view_if_needed()
-        boxes.append(plot.bounding_box())
     # Marks, not just axes: points of the reward figure, cells of the heatmap, layer boxes.
     reward = page.locator('[id="user-defined-plot:rlnas-reward"]')
     assert reward.locator(".scatterlayer .point").count() >= N_TRIALS
@@ -165,9 +162,16 @@ def test_controller_figures_render(served, page, tmp_path) -> None:
     page.wait_for_timeout(500)  # let plotly finish its transitions
     folder = _screenshot_dir(tmp_path)
     page.screenshot(path=str(tmp_path / "study.png"), full_page=True)
-    scroll = page.evaluate("[window.scrollX, window.scrollY]")
-    top = min(b["y"] for b in boxes) + scroll[1]
-    bottom = max(b["y"] + b["height"] for b in boxes) + scroll[1]
+    boxes = page.evaluate(  # in page coordinates, all at one scroll position
+        """ids => ids.map(id => {
+            const r = document.getElementById(id).getBoundingClientRect();
+            return {x: r.left + window.scrollX, y: r.top + window.scrollY,
+                    width: r.width, height: r.height};
+        })""",
+        [f"user-defined-plot:{graph_id}" for graph_id in FIGURES],
+    )
+    top = min(b["y"] for b in boxes)
+    bottom = max(b["y"] + b["height"] for b in boxes)
     left = min(b["x"] for b in boxes)
     right = max(b["x"] + b["width"] for b in boxes)
     clip = {"x": left - 8, "y": top - 8, "width": right - left + 16, "height": bottom - top + 16}
