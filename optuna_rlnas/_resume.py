@@ -18,6 +18,7 @@ import os
 import socket
 import time
 import uuid
+import warnings
 from typing import Any
 
 import optuna
@@ -66,20 +67,23 @@ def worker_states(study: optuna.Study) -> dict[str, dict[str, Any]]:
 def wait_for_trials(
     study: optuna.Study, *, n_finished: int | None = None, timeout: float, poll: float = 0.5
 ) -> bool:
-    """Wait until no trial is RUNNING or WAITING and at least ``n_finished`` trials finished.
+    """Wait until no trial is RUNNING and at least ``n_finished`` trials finished.
 
     ``False`` if ``timeout`` seconds pass first. Without ``n_finished`` this is best effort:
-    another worker between two trials has none running for a moment. A trial whose worker died
-    stays RUNNING until a heartbeat check fails it, so give ``timeout`` more than the storage's
-    grace period.
+    another worker between two trials has none running for a moment. With heartbeats on, each
+    poll also fails the trials of dead workers (their retries wait, as WAITING trials, for the
+    next worker), so a dead worker holds the wait for at most the grace period.
     """
     deadline = time.monotonic() + timeout
-    active = (TrialState.RUNNING, TrialState.WAITING)
     while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a no-op without heartbeats
         _private.forget_cached_trials(study)
         trials = _private.all_trials(study)
         finished = sum(t.state.is_finished() for t in trials)
-        if finished >= (n_finished or 0) and not any(t.state in active for t in trials):
+        running = any(t.state == TrialState.RUNNING for t in trials)
+        if finished >= (n_finished or 0) and not running:
             return True
         if time.monotonic() >= deadline:
             return False

@@ -339,7 +339,10 @@ def cmd_search(args: argparse.Namespace) -> int:
     interrupted = False
     start = time.perf_counter()
     try:
-        study.optimize(
+        from optuna_rlnas.storage import optimize  # rides out a database restart
+
+        optimize(
+            study,
             objective,
             n_trials=args.n_trials,
             timeout=args.timeout,

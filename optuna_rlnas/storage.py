@@ -18,6 +18,7 @@ See ``docs/scale-out.md`` for the guide.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import warnings
@@ -30,6 +31,8 @@ DEFAULT_HEARTBEAT_INTERVAL = 30  # seconds between heartbeats of a running trial
 DEFAULT_GRACE_PERIOD = 120  # seconds without a heartbeat before a trial is failed
 DEFAULT_MAX_RETRY = 3  # retries of a trial whose worker died
 DEFAULT_CONNECT_TIMEOUT = 10  # seconds, PostgreSQL and MySQL
+
+_logger = logging.getLogger(__name__)
 
 _USERINFO = re.compile(r"(?P<scheme>[A-Za-z0-9+.\-]+://)(?P<user>[^:/@]*):(?P<password>[^@/]*)@")
 _DRIVER_HINTS = {
@@ -203,6 +206,99 @@ def make_storage(
                 reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
                 raise ConnectionError(f"cannot open storage {mask_url(url)}: {reason}") from None
     raise AssertionError("unreachable")
+
+
+def optimize(
+    study: optuna.Study,
+    objective: Any,
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    callbacks: list[Any] | None = None,
+    catch: tuple[type[Exception], ...] = (),
+    outage_timeout: float = 600.0,
+    poll: float = 5.0,
+) -> None:
+    """``study.optimize`` that rides out a database outage (a restart, a fail-over).
+
+    When the database goes away, Optuna's ``optimize`` raises. This waits for the database to
+    answer again (checking every ``poll`` seconds, for up to ``outage_timeout``), logs one
+    warning, and goes on with the trials left to run. Finished trials are in the database, so
+    none is lost; the trial in flight is left RUNNING and, with heartbeats on, failed after the
+    grace period by the next trial start of any worker and retried. Other errors propagate as
+    they are; an outage longer than ``outage_timeout`` raises ``ConnectionError``.
+    """
+    done = 0
+
+    def count(study: optuna.Study, trial: Any) -> None:
+        nonlocal done
+        done += 1
+
+    start = time.monotonic()
+    while True:
+        left = None if n_trials is None else n_trials - done
+        budget = None if timeout is None else timeout - (time.monotonic() - start)
+        if (left is not None and left <= 0) or (budget is not None and budget <= 0):
+            return
+        try:
+            study.optimize(
+                objective,
+                n_trials=left,
+                timeout=budget,
+                callbacks=[*(callbacks or []), count],
+                catch=catch,
+            )
+            return
+        except Exception as e:
+            reason = _outage(e)
+            if reason is None:
+                raise
+            _logger.warning(
+                f"Lost the database of study {study.study_name!r} ({reason}); waiting up to "
+                f"{outage_timeout:.0f} s for it. Finished trials are safe; the trial in flight "
+                "is failed by the heartbeat check and retried."
+            )
+            _wait_for_database(study, outage_timeout, poll, reason)
+            _logger.warning(f"The database of study {study.study_name!r} is back; going on.")
+
+
+def _outage(error: BaseException) -> str | None:
+    """The first line of the database's connection error in ``error``'s chain, if any."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DisconnectionError
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (DBAPIError, DisconnectionError)) and (
+            getattr(e, "connection_invalidated", False)
+            or type(e).__name__ in ("OperationalError", "InterfaceError", "DisconnectionError")
+        ):
+            reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", reason)
+        todo += [e.__cause__, e.__context__]
+    return None
+
+
+def _wait_for_database(study: optuna.Study, limit: float, poll: float, reason: str) -> None:
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            study.user_attrs  # one query  # noqa: B018
+            return
+        except Exception as e:
+            if _outage(e) is None:
+                raise
+        if time.monotonic() >= deadline:
+            raise ConnectionError(
+                f"the database of study {study.study_name!r} has not answered for {limit:.0f} s "
+                f"(first error: {reason})"
+            )
+        time.sleep(poll)
 
 
 def stale_after(storage: RDBStorage) -> int | None:

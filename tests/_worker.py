@@ -1,6 +1,7 @@
 """A worker process for the multi-worker tests: ``python tests/_worker.py --url ... --study ...``.
 
-It runs ``RLNASSampler`` on a fast synthetic objective against a shared study, then (unless
+It runs ``RLNASSampler`` on a fast synthetic objective against a shared study (riding out a
+database restart with ``optuna_rlnas.storage.optimize``), then (unless
 ``--no-finish``) waits for every trial to finish, consumes them and records its controller's
 state in the study (``optuna_rlnas.finish_worker``). Its last stdout line is that state as JSON.
 """
@@ -11,8 +12,10 @@ import argparse
 import json
 import math
 import os
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import torch
@@ -22,8 +25,25 @@ from optuna_rlnas import UpdateConfig
 from optuna_rlnas import finish_worker
 from optuna_rlnas.storage import make_storage
 from optuna_rlnas.storage import mask_url
+from optuna_rlnas.storage import optimize
 
 WIDTHS = [8, 16, 32, 64]
+
+
+def spawn(url: str, study: str, *args: str) -> subprocess.Popen:
+    """Start this script as a worker process (one torch thread: the CI machine is small)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parents[1])}
+    command = [sys.executable, __file__, "--url", url, "--study", study, *args]
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def last_json(worker: subprocess.Popen, timeout: float = 300) -> dict:
+    """Wait for a worker that must succeed; its last stdout line, parsed."""
+    out, err = worker.communicate(timeout=timeout)
+    assert worker.returncode == 0, f"worker failed ({worker.returncode}):\n{err[-3000:]}"
+    return json.loads(out.splitlines()[-1])
 
 
 def make_objective(args: argparse.Namespace):
@@ -84,7 +104,7 @@ def main() -> None:
         states = (optuna.trial.TrialState.COMPLETE,)
         callbacks.append(optuna.study.MaxTrialsCallback(args.complete, states=states))
     print(f"worker {args.worker_id} on {mask_url(args.url)}", file=sys.stderr, flush=True)
-    study.optimize(make_objective(args), n_trials=args.n_trials, callbacks=callbacks)
+    optimize(study, make_objective(args), n_trials=args.n_trials, callbacks=callbacks, poll=1.0)
     if args.no_finish:
         print(json.dumps({"n_consumed": sampler.consume(study)}), flush=True)
         return

@@ -1,0 +1,94 @@
+"""What it costs a process to join a study of N finished trials: resume by replay.
+
+    python -m benchmarks.resume_cost --url postgresql://rlnas:PASSWORD@127.0.0.1:5432/rlnas_test \
+        --trials 10000 --out benchmarks/results/resume_cost.json
+
+Builds a history of ``--trials`` trials sampled by ``RLNASSampler`` (in memory, on the
+synthetic NAS-like problem), copies it into a fresh study in ``--url``, then times what a joining
+worker does: open the study, read every trial, and replay them (``RLNASSampler.consume``: one
+REINFORCE update per ``trials_per_update`` trials). Checks that the replayed controller equals
+the one that sampled the history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import torch
+
+from benchmarks.problems import get_problem
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.resume_cost", description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--trials", type=int, default=10_000)
+    parser.add_argument("--problem", default="synthetic-10")
+    parser.add_argument("--out", default="benchmarks/results/resume_cost.json")
+    args = parser.parse_args(argv)
+
+    from optuna_rlnas import RLNASSampler
+    from optuna_rlnas.storage import make_storage
+    from optuna_rlnas.storage import mask_url
+
+    torch.set_num_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    problem = get_problem(args.problem)
+    result: dict = {"trials": args.trials, "problem": args.problem, "url": mask_url(args.url)}
+
+    original = RLNASSampler(seed=0)
+    history = optuna.create_study(sampler=original, direction="maximize")
+    start = time.perf_counter()
+    history.optimize(problem.make_objective(0), n_trials=args.trials)
+    original.consume(history)
+    result["sample_history_s"] = time.perf_counter() - start
+
+    storage = make_storage(args.url)
+    name = f"bench-resume-{args.trials}-{uuid.uuid4().hex[:8]}"
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    start = time.perf_counter()
+    study.add_trials(history.trials)
+    result["copy_to_storage_s"] = time.perf_counter() - start
+
+    # The joining worker: a fresh process would do exactly this.
+    start = time.perf_counter()
+    joined = RLNASSampler(seed=0)
+    study = optuna.load_study(study_name=name, storage=make_storage(args.url), sampler=joined)
+    trials = study.get_trials(deepcopy=False)  # what consume reads, through Optuna's cache
+    result["read_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    joined.consume(study)
+    result["replay_s"] = time.perf_counter() - start
+    result["resume_s"] = result["read_s"] + result["replay_s"]
+    result["n_consumed"] = joined.n_consumed
+    result["n_updates"] = joined.n_updates
+    assert len(trials) == args.trials and joined.n_consumed == args.trials
+
+    # The replayed controller equals the one that sampled the history (the same updates).
+    mine, theirs = _by_key(joined.controller), _by_key(original.controller)
+    result["same_policy"] = mine.keys() == theirs.keys() and all(
+        torch.allclose(mine[k], theirs[k], rtol=1e-4, atol=1e-5) for k in theirs
+    )
+    result["max_abs_diff"] = max(float((mine[k] - theirs[k]).abs().max()) for k in theirs)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+def _by_key(controller: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Parameters by name, heads by decision key (their index order may differ)."""
+    heads = ("decision_embedding", "action_embedding", "head_weight", "head_bias")
+    out = {k: v for k, v in controller.named_parameters() if k.split(".")[0] not in heads}
+    for key, i in controller.keys.items():
+        for table in heads:
+            out[f"{table}[{key}]"] = getattr(controller, table)[i]
+    return out
+
+
+if __name__ == "__main__":
+    main()
