@@ -185,3 +185,38 @@ def test_best_and_dashboard_on_missing_study(study_url, capsys) -> None:
 def test_no_command_prints_help(capsys) -> None:
     rc, _, err = _run([], capsys)
     assert rc == 2 and "search" in err
+
+
+@pytest.mark.slow
+def test_dashboard_serves_the_study_on_loopback(study_url, tmp_path) -> None:
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [*_command(), "dashboard", "--storage", study_url, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                url = f"http://127.0.0.1:{port}/api/studies"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    body = response.read().decode()
+                break
+            except OSError:
+                assert process.poll() is None, process.communicate()[1]
+                assert time.monotonic() < deadline, "the dashboard did not start"
+                time.sleep(1)
+        assert '"study_name": "rlnas"' in body or '"study_name":"rlnas"' in body
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
