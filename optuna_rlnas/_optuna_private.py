@@ -30,6 +30,13 @@ def is_multi_objective(study: Study) -> bool:
     return study._is_multi_objective()
 
 
+def lazy_random_state(seed: int):  # -> optuna.samplers._lazy_random_state.LazyRandomState
+    """Optuna's own seeded generator wrapper, which its sampler tests recognise."""
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    return LazyRandomState(seed)
+
+
 def forget_cached_trials(study: Study) -> None:
     """Drop the trial cache of ``Study`` so the next read sees trials finished since.
 

@@ -33,6 +33,7 @@ import torch
 
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._controller import Decision
+from optuna_rlnas._controller import single_thread
 
 Sequence_ = tuple[tuple[Decision, ...], tuple[int, ...]]
 
@@ -164,21 +165,8 @@ class Reinforce:
             old = torch.tensor([math.nan if v is None else v for v in old_log_probs])
 
         for _ in range(cfg.ppo_epochs):
-            log_prob, entropy = self.controller.score(sequences)
-            if old is None:
-                policy_loss = -(advantage * log_prob).mean()
-            else:
-                # PPO: clipped ratio; children without a recorded log-prob use ratio 1.
-                ratio = torch.exp(log_prob - torch.where(old.isnan(), log_prob.detach(), old))
-                clipped = ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
-                policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
-            loss = policy_loss - cfg.entropy_weight * entropy.mean()
-            if cfg.priority_queue_size and cfg.priority_queue_weight and self._queue:
-                best = [seq for _, _, seq in self._queue]
-                loss = loss - cfg.priority_queue_weight * self.controller.score(best)[0].mean()
-            self.optimizer.zero_grad()
-            loss.backward()
-            self.optimizer.step()
+            with single_thread():  # backward and Adam too (see single_thread)
+                loss, entropy = self._step(sequences, advantage, old)
 
         # Moving averages after the step: b is the mean of *earlier* rewards (Eq. 2).
         for r in rewards:
@@ -196,6 +184,32 @@ class Reinforce:
             "baseline": float(self.baseline),
             "entropy": float(entropy.detach().mean()),
         }
+
+    def _step(
+        self,
+        sequences: Sequence[Sequence_],
+        advantage: torch.Tensor,
+        old: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One gradient step on the batch; returns the loss and the entropies."""
+        cfg = self.config
+        log_prob, entropy = self.controller.score(sequences)
+        if old is None:
+            # Eq. (2): loss = -mean[(R - b) * log pi(a)]
+            policy_loss = -(advantage * log_prob).mean()
+        else:
+            # PPO: clipped ratio; children without a recorded log-prob use ratio 1.
+            ratio = torch.exp(log_prob - torch.where(old.isnan(), log_prob.detach(), old))
+            clipped = ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
+            policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
+        loss = policy_loss - cfg.entropy_weight * entropy.mean()
+        if cfg.priority_queue_size and cfg.priority_queue_weight and self._queue:
+            best = [seq for _, _, seq in self._queue]
+            loss = loss - cfg.priority_queue_weight * self.controller.score(best)[0].mean()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return loss, entropy
 
     def _push_queue(self, sequences: Sequence[Sequence_], rewards: Sequence[float]) -> None:
         size = self.config.priority_queue_size

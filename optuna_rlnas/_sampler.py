@@ -33,11 +33,11 @@ from optuna_rlnas._actions import ActionMap
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._controller import ControllerConfig
 from optuna_rlnas._controller import Decision
-from optuna_rlnas._controller import Rollout
 from optuna_rlnas._naming import LayerName
 from optuna_rlnas._naming import parse_param_name
 from optuna_rlnas._reinforce import Reinforce
 from optuna_rlnas._reinforce import UpdateConfig
+from optuna_rlnas._rollout import Rollout
 
 TRIAL_KEY = "rlnas:trial"  # system attr, JSON: decisions, actions, log_prob, entropy, update
 _MAX_OPEN_ROLLOUTS = 1024  # rollouts of trials that never reach after_trial are dropped past this
@@ -130,7 +130,7 @@ class RLNASSampler(BaseSampler):
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**32)
         self._seed = int(seed)
-        self._rng = np.random.RandomState(self._seed)
+        self._rng = _private.lazy_random_state(self._seed)
         self._controller_config = controller or ControllerConfig()
         self._update_config = update or UpdateConfig()
         self._reward_fn = reward_fn
@@ -196,7 +196,7 @@ class RLNASSampler(BaseSampler):
 
     # ------------------------------------------------------------------ BaseSampler
     def reseed_rng(self) -> None:
-        self._rng.seed()
+        self._rng.rng.seed()
         self._independent_sampler.reseed_rng()
 
     def infer_relative_search_space(
@@ -237,7 +237,7 @@ class RLNASSampler(BaseSampler):
                     self._step(state, name, trial.distributions[name], value=value)
             action = self._step(state, param_name, param_distribution)
             state.sampled.append(param_name)
-            return self._maps[(param_name, param_distribution)][1].value(action, self._rng)
+            return self._maps[(param_name, param_distribution)][1].value(action, self._rng.rng)
 
     def after_trial(
         self,
@@ -248,11 +248,13 @@ class RLNASSampler(BaseSampler):
     ) -> None:
         with self._lock:
             held = self._rollouts.pop(_private.trial_id(trial), None)
-            if held is None or not held.names:
+            if held is None:
                 return
             for name, value in trial.params.items():  # params set after the last suggest
                 if name not in held.seen:
                     self._step(held, name, trial.distributions[name], value=value)
+            if not held.names:
+                return
             record = {
                 "decisions": held.names,
                 "actions": held.rollout.actions,
@@ -338,7 +340,7 @@ class RLNASSampler(BaseSampler):
         decision = self._decision(name, distribution, state.anchors, len(state.names))
         state.names.append(name)
         if value is _DRAW:
-            return state.rollout.step(decision, rng=self._rng)
+            return state.rollout.step(decision, rng=self._rng.rng)
         action = self._maps[(name, distribution)][1].action(value)
         return state.rollout.step(decision, action=action)
 

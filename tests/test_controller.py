@@ -1,0 +1,144 @@
+"""The controller alone: sample/score agreement, define-by-run sequences, and learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from optuna_rlnas import Controller
+from optuna_rlnas import ControllerConfig
+from optuna_rlnas import Decision
+from optuna_rlnas import Reinforce
+from optuna_rlnas import UpdateConfig
+
+
+def _layered(n_layers: int) -> list[Decision]:
+    """A CNN-like sequence: per layer two softmax decisions, then skips to earlier layers."""
+    decisions: list[Decision] = []
+    last_step: dict[int, int] = {}
+    for i in range(n_layers):
+        decisions += [Decision(f"layer_{i}/filters", 4), Decision(f"layer_{i}/kernel", 3)]
+        for j in range(i):
+            decisions.append(Decision(f"layer_{i}/skip_{j}", 2, skip_source=last_step[j]))
+        last_step[i] = len(decisions) - 1
+    return decisions
+
+
+@pytest.mark.parametrize("config", [ControllerConfig(), ControllerConfig(temperature=5.0, tanh_constant=2.5)])
+def test_score_agrees_with_sample(config: ControllerConfig) -> None:
+    controller = Controller(config, seed=3)
+    rng = np.random.RandomState(0)
+    sequences, sampled = [], []
+    for n_layers in (1, 2, 4):
+        decisions = _layered(n_layers)
+        actions, log_prob, entropy = controller.sample(decisions, rng)
+        sequences.append((decisions, actions))
+        sampled.append((log_prob, entropy))
+    log_prob, entropy = controller.score(sequences)
+    np.testing.assert_allclose(log_prob.detach().numpy(), [s[0] for s in sampled], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(entropy.detach().numpy(), [s[1] for s in sampled], rtol=1e-5, atol=1e-5)
+
+
+def test_sample_frequencies_follow_the_policy() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    with torch.no_grad():  # make the first decision's head strongly prefer action 2
+        controller.register(Decision("x", 3))
+        controller.head_bias[0].copy_(torch.tensor([0.0, 0.0, 2.0]))
+    rng = np.random.RandomState(1)
+    draws = [controller.sample([Decision("x", 3)], rng)[0][0] for _ in range(3000)]
+    expected = np.exp([0.0, 0.0, 2.0]) / np.exp([0.0, 0.0, 2.0]).sum()
+    freq = np.bincount(draws, minlength=3) / len(draws)
+    np.testing.assert_allclose(freq, expected, atol=0.03)
+
+
+def test_skip_decisions_use_the_attention_path() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    decisions = _layered(3)
+    actions = [0] * len(decisions)
+    before = controller.score([(decisions, actions)])[0]
+    with torch.no_grad():  # only the attention weights change...
+        controller.v.weight.mul_(50.0)
+    after = controller.score([(decisions, actions)])[0]
+    assert not torch.allclose(before, after)
+    # ...and the softmax-only sequence does not feel them.
+    plain = [d for d in decisions if d.skip_source is None]
+    p1 = controller.score([(plain, [0] * len(plain))])[0]
+    with torch.no_grad():
+        controller.v.weight.mul_(0.1)
+    p2 = controller.score([(plain, [0] * len(plain))])[0]
+    assert torch.allclose(p1, p2)
+
+
+def test_variable_length_and_conditional_sequences_share_heads() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    rng = np.random.RandomState(0)
+    short = [Decision("num_layers", 3), Decision("layer_0/filters", 4)]
+    long = short + [Decision("layer_1/filters", 4), Decision("layer_1/skip_0", 2, skip_source=1)]
+    controller.sample(short, rng)
+    controller.sample(long, rng)
+    assert set(controller.keys) == {"num_layers", "layer_0/filters", "layer_1/filters", "layer_1/skip_0"}
+    log_prob, _ = controller.score([(short, [0, 1]), (long, [2, 3, 0, 1])])
+    assert log_prob.shape == (2,) and torch.isfinite(log_prob).all()
+
+
+def test_decision_with_other_action_count_is_an_error() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    controller.register(Decision("x", 3))
+    with pytest.raises(ValueError, match="registered with 3 actions, but now has 4"):
+        controller.register(Decision("x", 4))
+
+
+def test_initial_weights_are_uniform_in_init_range() -> None:
+    controller = Controller(ControllerConfig(init_range=0.08), seed=0)
+    controller.register(Decision("x", 5))
+    values = torch.cat([p.detach().flatten() for p in controller.parameters()])
+    assert values.abs().max() <= 0.08 and values.abs().max() > 0.07
+
+
+def test_same_seed_same_weights_whatever_the_order() -> None:
+    a, b = Controller(seed=7), Controller(seed=7)
+    a.register(Decision("x", 3)), a.register(Decision("y", 2))
+    b.register(Decision("y", 2)), b.register(Decision("x", 3))
+    assert torch.equal(a.head_weight[a.keys["x"]], b.head_weight[b.keys["x"]])
+
+
+def test_update_moves_a_bandit_toward_the_rewarded_arm() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    trainer = Reinforce(controller, UpdateConfig(learning_rate=0.05, trials_per_update=8))
+    rng = np.random.RandomState(0)
+    arm = [Decision("arm", 5)]
+    rewards = [0.1, 0.2, 0.9, 0.3, 0.0]
+    for _ in range(40):
+        batch = [controller.sample(arm, rng)[0] for _ in range(8)]
+        trainer.update([(arm, a) for a in batch], [rewards[a[0]] for a in batch])
+    probs = controller.probabilities(arm, [2])[0]
+    assert int(np.argmax(probs)) == 2 and probs[2] > 0.8
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"baseline_decay": 1.5}, r"baseline_decay must be in \[0, 1\), but got 1.5"),
+        ({"learning_rate": 0.0}, "learning_rate must be > 0, but got 0.0"),
+        ({"trials_per_update": 0}, "trials_per_update must be >= 1, but got 0"),
+        ({"ppo_epochs": 3}, "ppo_epochs > 1 needs clip_ratio"),
+        ({"clip_ratio": 1.5}, r"clip_ratio must be None or in \(0, 1\), but got 1.5"),
+    ],
+)
+def test_invalid_update_config(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        UpdateConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"hidden_size": 0}, "hidden_size must be >= 1, but got 0"),
+        ({"temperature": -1.0}, "temperature must be a finite number > 0, but got -1.0"),
+        ({"tanh_constant": 0.0}, "tanh_constant must be None or > 0, but got 0.0"),
+    ],
+)
+def test_invalid_controller_config(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ControllerConfig(**kwargs)
