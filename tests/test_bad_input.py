@@ -287,3 +287,43 @@ def test_invalid_cli_arguments_exit_2_with_one_line(argv, message, capsys, tmp_p
     assert status == 2
     assert err.startswith("rlnas: error: ") and message in err and err.count("\n") == 1
     assert SECRET not in err
+
+
+# --- what storage holds ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "gASVAAAAAAAAAAB9lC4=",  # a base64 pickle: only ever JSON-decoded, never unpickled
+        {"decisions": ["a"], "actions": [99]},  # an action out of range
+        {"decisions": ["nope"], "actions": [0]},  # decisions that do not match the params
+        {"decisions": "a", "actions": None},
+        [1, 2, 3],
+    ],
+    ids=["pickle-string", "bad-action", "bad-decisions", "bad-types", "list"],
+)
+def test_corrupt_trial_record_falls_back_to_the_params(record) -> None:
+    # A joining worker replays what storage holds; a corrupt rlnas:trial record must neither
+    # crash it nor be trusted: the trial's params give the actions instead.
+    distributions = {"a": CategoricalDistribution([0, 1, 2])}
+
+    def history(attrs: dict) -> optuna.Study:
+        study = optuna.create_study(direction="maximize")
+        study.add_trials(
+            [
+                optuna.trial.create_trial(
+                    params={"a": a}, distributions=distributions, value=float(a), system_attrs=attrs
+                )
+                for a in (0, 2, 1, 2)
+            ]
+        )
+        return study
+
+    sampler = RLNASSampler(seed=0, update=UpdateConfig(trials_per_update=2))
+    assert sampler.consume(history({"rlnas:trial": record})) == 4
+    assert sampler.n_updates == 2
+    clean = RLNASSampler(seed=0, update=UpdateConfig(trials_per_update=2))
+    clean.consume(history({}))
+    for a, b in zip(sampler.controller.parameters(), clean.controller.parameters()):
+        torch.testing.assert_close(a, b)
