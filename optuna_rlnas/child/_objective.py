@@ -45,8 +45,8 @@ class RewardConfig:
 
     Example:
         >>> from optuna_rlnas.child import RewardConfig
-        >>> RewardConfig(cost="params", target=10_000).reward(0.9, cost=20_000)
-        0.8573...
+        >>> round(RewardConfig(cost="params", target=10_000).reward(0.9, cost=20_000), 4)
+        0.8574
     """
 
     monitor: str = "val_acc"
