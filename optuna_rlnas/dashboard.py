@@ -121,7 +121,7 @@ def baseline_trace(rewards: Sequence[float], decay: float, trials_per_update: in
 
     Example:
         >>> baseline_trace([1.0, 3.0, 5.0, 7.0, 9.0], decay=0.5, trials_per_update=2)
-        [2.0, 2.0, 3.75, 3.75, 5.875]
+        [2.0, 2.0, 2.25, 2.25, 5.3125]
     """
     m = trials_per_update
     if not rewards:
@@ -220,12 +220,14 @@ def entropy_figure(study: Study) -> go.Figure:
     updates = list(groups)
     means = [sum(v) / len(v) for v in groups.values()]
     title = "Controller: policy entropy over updates"
-    if means:  # the axis autoscales, so state the size of the change in words
+    if len(means) == 1:
+        title += f"<br><sup>mean {means[0]:.4g} nats, all at update {updates[0]}</sup>"
+    elif means:  # the axis autoscales, so state the size of the change in words
         change = means[-1] - means[0]
         percent = 100 * change / abs(means[0]) if means[0] else 0.0
         title += (
             f"<br><sup>mean {means[0]:.4g} nats at update {updates[0]}, {means[-1]:.4g} at "
-            f"update {updates[-1]} ({percent:+.2f}%)</sup>"
+            f"update {updates[-1]} ({change:+.2g} nats, {percent:+.2g}%)</sup>"
         )
     fig = go.Figure(
         layout=_layout(
