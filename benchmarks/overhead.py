@@ -152,14 +152,17 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(m)
                 print(f"{storage} {n} {name}: {m.per_trial_ms:.2f} ms/trial "
                       f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
+    where = ""
+    if "sqlite" in args.storages:
+        where = f"SQLite file in {args.tmpdir or tempfile.gettempdir()}. "
     command = "python -m benchmarks.overhead " + " ".join(sys.argv[1:] if argv is None else argv)
     text = "\n".join([
         f"Measured by `{command.strip()}` on {time.strftime('%Y-%m-%d')} "
         f"({os.cpu_count()} CPUs, Optuna {optuna.__version__}). Sampler time per trial in "
         f"milliseconds, the objective excluded; 30 decisions (10 categorical, 10 int, 10 "
         f"float); 'first/last {WINDOW}': mean over the first and the last {WINDOW} trials. "
-        f"SQLite file in {args.tmpdir or tempfile.gettempdir()}. 'rest': wall time per trial "
-        "minus sampler time (objective, Optuna and the storage's writes).",
+        f"{where}'rest': wall time per trial minus sampler time (objective, Optuna and the "
+        "storage's writes).",
         "",
         table(rows),
         "",
