@@ -292,7 +292,13 @@ def policy_figure(sampler: RLNASSampler, trial: FrozenTrial | None) -> go.Figure
             go,
             title,
             xaxis={"title": {"text": "choice"}, "side": "bottom", "dtick": 1},
-            yaxis={"autorange": "reversed", "tickfont": {"size": 9}},
+            yaxis={  # rows by index, so two names shortened alike stay two rows
+                "autorange": "reversed",
+                "tickfont": {"size": 9},
+                "tickmode": "array",
+                "tickvals": list(range(len(names))),
+                "ticktext": [_short(n) for n in names],
+            },
             margin={"l": 150, "r": 20, "t": 50, "b": 40},
         )
     )
@@ -300,7 +306,7 @@ def policy_figure(sampler: RLNASSampler, trial: FrozenTrial | None) -> go.Figure
         go.Heatmap(
             z=z,
             x=list(range(width)),
-            y=[_short(n) for n in names],
+            y=list(range(len(names))),
             text=text,
             texttemplate="%{text}",
             textfont={"size": 9},

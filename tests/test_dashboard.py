@@ -121,10 +121,31 @@ def test_policy_figure_rows_are_the_trials_decisions(searched) -> None:
     trial = study.best_trial
     fig = policy_figure(sampler, trial)
     heatmap = fig.data[0]
-    assert list(heatmap.y) == trial.system_attrs["rlnas:trial"]["decisions"]
+    assert list(fig.layout.yaxis.ticktext) == trial.system_attrs["rlnas:trial"]["decisions"]
+    assert len(heatmap.z) == len(heatmap.y) == len(fig.layout.yaxis.ticktext)
     for row in heatmap.z:
         assert sum(p for p in row if p is not None) == pytest.approx(1.0, abs=1e-3)
     assert heatmap.text[0][: len(SPACE.filter_sizes)] == [str(s) for s in SPACE.filter_sizes]
+
+
+def test_reward_points_take_pruned_trials_at_their_last_intermediate_value() -> None:
+    sampler = RLNASSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+
+    def objective(trial: optuna.Trial) -> float:
+        width = trial.suggest_categorical("layer_0/filters", [8, 16])
+        trial.report(width / 2, step=0)
+        trial.report(width / 4, step=1)
+        if trial.number == 1:
+            raise optuna.TrialPruned()
+        return float(width)
+
+    study.optimize(objective, n_trials=3)
+    pruned = [p for p in reward_points(study, sampler) if p.pruned]
+    assert [(p.number, p.reward) for p in pruned] == [
+        (1, study.trials[1].params["layer_0/filters"] / 4)
+    ]
+    assert reward_figure(study, sampler).data[1].name == "reward (pruned)"
 
 
 def test_architecture_figure_draws_boxes_and_skip_edges() -> None:
