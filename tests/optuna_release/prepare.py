@@ -25,14 +25,15 @@ TARGET = HERE / "test_release_samplers.py"
 
 RLNAS = "lambda seed: RLNASSampler(seed=seed)"
 PAPER = "lambda seed: RLNASSampler.paper(seed=seed)"
-MULTI = "lambda: RLNASSampler(seed=0, reward_fn=lambda values: values[0] - values[1])"
+MULTI = "lambda: RLNASSampler.paper(seed=0, reward_fn=lambda values: values[0] - values[1])"
 
 # What replaces each list of samplers, keyed by where it stands.
 REPLACEMENTS = {
     "sampler_class_with_seed": f'{{"RLNASSampler": {RLNAS}, "RLNASSampler.paper": {PAPER}}}',
-    "TestBasicSampler": "[lambda: RLNASSampler(seed=0), lambda: RLNASSampler.paper(seed=0)]",
+    # The default sampler runs these suites in tests/test_sampler_suite.py; here the paper's.
+    "TestBasicSampler": "[lambda: RLNASSampler.paper(seed=0)]",
     "TestMultiObjectiveSampler": f"[{MULTI}]",
-    "TestSingleOnlySampler": "[lambda: RLNASSampler(seed=0)]",
+    "TestSingleOnlySampler": "[lambda: RLNASSampler.paper(seed=0)]",
     # (factory, has a LazyRandomState, holds another sampler): the startup sampler.
     "test_sampler_reseed_rng": "[(lambda: RLNASSampler(seed=0), True, True)]",
 }
