@@ -412,18 +412,17 @@ def cmd_best(args: argparse.Namespace) -> int:
         config["train_subset"] = args.train_subset or None  # 0 means the whole training set
     datamodule, _, training, _ = _build_search(config, merge_validation=True)
 
-    from lightning.fabric.utilities.seed import seed_everything
-
     from optuna_rlnas.child import Architecture
     from optuna_rlnas.child import ChildModule
     from optuna_rlnas.child import ChildNet
     from optuna_rlnas.child._lightning import make_trainer
+    from optuna_rlnas.child._lightning import pl
     from optuna_rlnas.child._lightning import run_trainer
 
     architecture = Architecture.from_json(best.user_attrs["architecture_json"])
     datamodule.prepare_data()
     datamodule.setup("fit")
-    seed_everything(best.user_attrs.get("seed", config["seed"]), workers=True, verbose=False)
+    pl.seed_everything(best.user_attrs.get("seed", config["seed"]), workers=True, verbose=False)
     net = ChildNet(
         architecture,
         in_channels=datamodule.in_channels,

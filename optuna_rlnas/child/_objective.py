@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import optuna
 import torch
-from lightning.fabric.utilities.seed import seed_everything
-from optuna_integration import PyTorchLightningPruningCallback
 
 from optuna_rlnas.child._architecture import Architecture
 from optuna_rlnas.child._data import ImageDataModule
@@ -25,6 +23,7 @@ from optuna_rlnas.child._lightning import ChildModule
 from optuna_rlnas.child._lightning import EpochHistory
 from optuna_rlnas.child._lightning import TrainingConfig
 from optuna_rlnas.child._lightning import make_trainer
+from optuna_rlnas.child._lightning import pl
 from optuna_rlnas.child._lightning import run_trainer
 from optuna_rlnas.child._network import ChildNet
 from optuna_rlnas.child._search_space import CNNSearchSpace
@@ -140,6 +139,9 @@ def make_objective(
         >>> sorted(study.trials[0].user_attrs)[:3]
         ['architecture', 'architecture_json', 'n_params']
     """
+    # Imported here, after Lightning itself: without the extra, the install hint comes first.
+    from optuna_integration import PyTorchLightningPruningCallback
+
     space = CNNSearchSpace() if space is None else space
     training = TrainingConfig() if training is None else training
     reward = RewardConfig() if reward is None else reward
@@ -155,7 +157,7 @@ def make_objective(
         trial.set_user_attr("architecture_json", architecture.to_json())
         s = trial_seed(seed, trial)
         trial.set_user_attr("seed", s)
-        seed_everything(s, workers=True, verbose=False)  # weights and batches per trial seed
+        pl.seed_everything(s, workers=True, verbose=False)  # weights and batches per trial seed
         net = build_net(trial, architecture, datamodule, max_params)
         trial.set_user_attr("n_params", net.num_parameters)
 

@@ -73,3 +73,23 @@ def test_from_json_rejects_bad_text() -> None:
         Architecture.from_json("{}")
     with pytest.raises(ValueError, match=r"layers\[0\] is not a valid layer"):
         Architecture.from_json('{"layers": [{"filters": 3}]}')
+
+
+def test_child_package_imports_lightning_lazily_with_an_install_hint() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import optuna_rlnas.child as child\n"
+        "assert 'lightning' not in sys.modules, 'lightning imported eagerly'\n"
+        "sys.modules['lightning'] = None\n"
+        "sys.modules['lightning.pytorch'] = None\n"
+        "try:\n"
+        "    child.make_objective\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert 'pip install "optuna-rlnas[lightning]"' in result.stdout
