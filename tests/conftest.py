@@ -30,6 +30,7 @@ def _postgres_server() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if not url:
         _missing_service(f"{POSTGRES_ENV} is not set; .ci/install starts a test server")
+    reason = None
     try:
         engine = create_engine(check_url(url), connect_args={"connect_timeout": 5})
         with engine.connect() as connection:
@@ -37,7 +38,8 @@ def _postgres_server() -> str:
         engine.dispose()
     except Exception as e:
         reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-        _missing_service(f"PostgreSQL at {mask_url(url)} is unreachable: {reason}")
+    if reason is not None:  # outside the except: no chained traceback showing the password
+        _missing_service(f"PostgreSQL at {mask_url(url)} is unreachable: {mask_url(reason)}")
     return url
 
 
