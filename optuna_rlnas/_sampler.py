@@ -181,6 +181,16 @@ class RLNASSampler(BaseSampler):
         """The moving-average baseline b of Eq. (2); ``None`` before the first update."""
         return self._trainer.baseline
 
+    def reward(self, study: Study, trial: FrozenTrial) -> float | None:
+        """The reward R that ``trial`` teaches the controller, or ``None`` if it teaches nothing.
+
+        COMPLETE trials give their value through ``reward_fn`` (without it, the value for
+        ``maximize`` and its negative for ``minimize``); PRUNED trials their last intermediate
+        value when ``consider_pruned_trials``; FAIL and unfinished trials, and non-finite
+        rewards, ``None``.
+        """
+        return self._reward(study, trial)
+
     def consume(self, study: Study) -> int:
         """Learn now from the finished trials not consumed yet; returns :attr:`n_consumed`.
 
