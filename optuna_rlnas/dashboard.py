@@ -85,13 +85,6 @@ class RewardPoint:
     pruned: bool
 
 
-def _trial_reward(sampler: RLNASSampler, study: Study, trial: FrozenTrial) -> float | None:
-    reward = getattr(sampler, "reward", None)
-    if callable(reward):
-        return reward(study, trial)
-    return sampler._reward(study, trial)  # until the sampler exposes a public reward()
-
-
 def _finished(study: Study) -> list[FrozenTrial]:
     trials = [t for t in _private.all_trials(study) if t.state.is_finished()]
     return sorted(trials, key=lambda t: t.number)
@@ -106,7 +99,7 @@ def reward_points(study: Study, sampler: RLNASSampler) -> list[RewardPoint]:
     """
     points = []
     for trial in _finished(study):
-        reward = _trial_reward(sampler, study, trial)
+        reward = sampler.reward(study, trial)
         if reward is not None:
             points.append(RewardPoint(trial.number, reward, trial.state == TrialState.PRUNED))
     return points
@@ -156,7 +149,7 @@ def _best_trial(study: Study, sampler: RLNASSampler, attr: str | None = None) ->
     for trial in _finished(study):
         if attr is not None and attr not in trial.user_attrs:
             continue
-        reward = _trial_reward(sampler, study, trial)
+        reward = sampler.reward(study, trial)
         if reward is not None and reward > best_reward:
             best, best_reward = trial, reward
     return best
