@@ -13,10 +13,22 @@ from optuna_rlnas._resume import record_worker_state
 from optuna_rlnas._resume import worker_states
 from optuna_rlnas._sampler import RLNASSampler
 from optuna_rlnas._sampler import paper_reward
+from optuna_rlnas.child import Architecture
+from optuna_rlnas.child import ChildNet
+from optuna_rlnas.child import CNNSearchSpace
+from optuna_rlnas.child import DepthCurriculum
+from optuna_rlnas.child import LayerSpec
+from optuna_rlnas.child import suggest_architecture
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Architecture",
+    "CNNSearchSpace",
+    "ChildNet",
+    "DepthCurriculum",
+    "LayerSpec",
+    "suggest_architecture",
     "Controller",
     "ControllerConfig",
     "Decision",
