@@ -287,7 +287,7 @@ def policy_figure(sampler: RLNASSampler, trial: FrozenTrial | None) -> go.Figure
             xaxis={"title": {"text": "choice"}, "side": "bottom", "dtick": 1},
             yaxis={  # rows by index, so two names shortened alike stay two rows
                 "autorange": "reversed",
-                "tickfont": {"size": 9},
+                "tickfont": {"size": 9 if len(names) <= 26 else 7},
                 "tickmode": "array",
                 "tickvals": list(range(len(names))),
                 "ticktext": [_short(n) for n in names],
@@ -301,8 +301,9 @@ def policy_figure(sampler: RLNASSampler, trial: FrozenTrial | None) -> go.Figure
             x=list(range(width)),
             y=list(range(len(names))),
             text=text,
-            texttemplate="%{text}",
-            textfont={"size": 9},
+            # Choice labels in the cells while they fit (a paper-sized child has 45 rows).
+            texttemplate="%{text}" if len(names) <= 36 else "",
+            textfont={"size": 9 if len(names) <= 26 else 7},
             customdata=[[f"{n} (trial chose {chosen.get(n)!r})"] * width for n in names],
             hovertemplate="%{customdata}<br>%{text}: p = %{z:.3f}<extra></extra>",
             colorscale="Blues",
