@@ -25,7 +25,9 @@ def _layered(n_layers: int) -> list[Decision]:
     return decisions
 
 
-@pytest.mark.parametrize("config", [ControllerConfig(), ControllerConfig(temperature=5.0, tanh_constant=2.5)])
+@pytest.mark.parametrize(
+    "config", [ControllerConfig(), ControllerConfig(temperature=5.0, tanh_constant=2.5)]
+)
 def test_score_agrees_with_sample(config: ControllerConfig) -> None:
     controller = Controller(config, seed=3)
     rng = np.random.RandomState(0)
@@ -36,8 +38,12 @@ def test_score_agrees_with_sample(config: ControllerConfig) -> None:
         sequences.append((decisions, actions))
         sampled.append((log_prob, entropy))
     log_prob, entropy = controller.score(sequences)
-    np.testing.assert_allclose(log_prob.detach().numpy(), [s[0] for s in sampled], rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(entropy.detach().numpy(), [s[1] for s in sampled], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        log_prob.detach().numpy(), [s[0] for s in sampled], rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        entropy.detach().numpy(), [s[1] for s in sampled], rtol=1e-5, atol=1e-5
+    )
 
 
 def test_sample_frequencies_follow_the_policy() -> None:
@@ -77,7 +83,12 @@ def test_variable_length_and_conditional_sequences_share_heads() -> None:
     long = short + [Decision("layer_1/filters", 4), Decision("layer_1/skip_0", 2, skip_source=1)]
     controller.sample(short, rng)
     controller.sample(long, rng)
-    assert set(controller.keys) == {"num_layers", "layer_0/filters", "layer_1/filters", "layer_1/skip_0"}
+    assert set(controller.keys) == {
+        "num_layers",
+        "layer_0/filters",
+        "layer_1/filters",
+        "layer_1/skip_0",
+    }
     log_prob, _ = controller.score([(short, [0, 1]), (long, [2, 3, 0, 1])])
     assert log_prob.shape == (2,) and torch.isfinite(log_prob).all()
 

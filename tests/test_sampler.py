@@ -119,7 +119,9 @@ def test_minimize_turns_values_into_negative_rewards() -> None:
 
 
 def test_reward_fn_shapes_the_reward() -> None:
-    sampler = RLNASSampler(seed=0, reward_fn=lambda v: v**3, update=UpdateConfig(trials_per_update=1))
+    sampler = RLNASSampler(
+        seed=0, reward_fn=lambda v: v**3, update=UpdateConfig(trials_per_update=1)
+    )
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(lambda t: 2.0 + 0 * t.suggest_float("x", 0, 1), n_trials=3)
     assert sampler.baseline == pytest.approx(8.0)
@@ -208,7 +210,9 @@ def _target_problem(seed: int):
     target = np.random.RandomState(100 + seed).randint(0, 4, size=8)
 
     def objective(trial: optuna.Trial) -> float:
-        return float(sum(trial.suggest_categorical(f"d{i}", [0, 1, 2, 3]) == target[i] for i in range(8)))
+        return float(
+            sum(trial.suggest_categorical(f"d{i}", [0, 1, 2, 3]) == target[i] for i in range(8))
+        )
 
     return target, objective
 
@@ -226,7 +230,9 @@ def test_controller_finds_a_hidden_target_far_more_often_than_random_search() ->
         probs = sampler.decision_probabilities(study.trials[-1])
         greedy = [int(max(p, key=p.get)) for p in probs.values()]
         controller_hits += greedy == list(target)
-        baseline = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed))
+        baseline = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.RandomSampler(seed=seed)
+        )
         baseline.optimize(objective, n_trials=n_trials)
         random_hits += baseline.best_value == 8
     # Random search finds the target within 300 trials with probability 1 - (1 - 4**-8)**300,
