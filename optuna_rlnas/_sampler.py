@@ -167,6 +167,16 @@ class RLNASSampler(BaseSampler):
         return self._controller
 
     @property
+    def update_config(self) -> UpdateConfig:
+        """The update rule in use."""
+        return self._update_config
+
+    @property
+    def controller_config(self) -> ControllerConfig:
+        """The controller's shape in use."""
+        return self._controller_config
+
+    @property
     def n_consumed(self) -> int:
         """Finished trials this sampler has consumed (rewards taken, or FAIL trials skipped)."""
         return self._n_consumed

@@ -167,7 +167,7 @@ def reward_figure(study: Study, sampler: RLNASSampler) -> go.Figure:
     """Reward per trial and the baseline b it was compared with (Eq. 2)."""
     go = _require("plotly.graph_objects")
     points = reward_points(study, sampler)
-    cfg = sampler._update_config
+    cfg = sampler.update_config
     baseline = baseline_trace([p.reward for p in points], cfg.baseline_decay, cfg.trials_per_update)
     x = [p.number for p in points]
     fig = go.Figure(
