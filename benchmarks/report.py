@@ -60,6 +60,15 @@ Problems (`benchmarks/problems.py`):
 Sampler overhead is measured separately by `benchmarks/overhead.py` (section at the end)."""
 
 
+OVERHEAD_NOTE = (
+    "From `benchmarks/results/overhead.md`, written by `benchmarks/overhead.py`. The machine is "
+    "shared with other jobs, so absolute times are noisy; compare rows of one table (same run). "
+    "SQLite is measured at 1,000 trials only: at 10,000 trials Optuna's SQLite storage alone "
+    "takes most of an hour per sampler here (see the 'rest' column); run "
+    "`python -m benchmarks.overhead --trials 10000 --storages sqlite` where time allows."
+)
+
+
 def load(results: str, problems: list[str] | None = None) -> pd.DataFrame:
     paths = sorted(glob.glob(os.path.join(results, "*.csv.gz")))
     if not paths:
@@ -271,7 +280,14 @@ def render(frame: pd.DataFrame, command: str, doc_dir: str, results: str) -> str
         parts += ["## NAS-Bench-201 acceptance check (issue 4)", "",
                   "Default `RLNASSampler` against the baselines: mean regret (validation "
                   "accuracy, percentage points) and one-sided p-values.", "", verdict]
-    parts += ["## Results by problem", ""]
+    parts += ["## Results by problem", "", "| problem | samplers | seeds | trials |",
+              "|---|---|---|---|"]
+    for problem, sub in frame.groupby("problem"):
+        seeds = sub.groupby("sampler").seed.nunique()
+        parts.append(f"| {problem} | {', '.join(sampler_order(list(seeds.index)))} | "
+                     f"{seeds.min()}-{seeds.max()} | {int(sub.trial.max()) + 1} |"
+                     .replace(f"| {seeds.min()}-{seeds.min()} |", f"| {seeds.min()} |"))
+    parts.append("")
     for problem in sorted(frame.problem.unique()):
         sub = frame[frame.problem == problem]
         fig_path = os.path.join(figures, f"{problem}.png")
@@ -281,7 +297,7 @@ def render(frame: pd.DataFrame, command: str, doc_dir: str, results: str) -> str
     overhead = os.path.join(results, "overhead.md")
     if os.path.exists(overhead):
         with open(overhead) as f:
-            parts += ["## Sampler overhead (issue 2)", "", f.read().strip(), ""]
+            parts += ["## Sampler overhead (issue 2)", "", OVERHEAD_NOTE, "", f.read().strip(), ""]
     return "\n".join(parts)
 
 
@@ -313,9 +329,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     parser.add_argument("--problems", nargs="*", default=None)
+    parser.add_argument("--command", help="the command to name in the page (default: this one)")
     args = parser.parse_args(argv)
     command = "python -m benchmarks.report " + " ".join(sys.argv[1:] if argv is None else argv)
-    report(args.results, args.doc, args.problems, command.strip())
+    report(args.results, args.doc, args.problems, args.command or command.strip())
 
 
 if __name__ == "__main__":
