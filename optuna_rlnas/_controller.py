@@ -78,6 +78,11 @@ class ControllerConfig:
         temperature: Logits are divided by it before sampling (ENAS, Pham et al. 2018: 5.0).
         tanh_constant: If set, logits become ``c * tanh(logits / temperature)``, which bounds them
             and keeps exploration alive (ENAS: 2.5). ``None`` leaves them unbounded (the paper).
+            Default 1.5: at most about 0.83 of the mass on one of 5 choices, so a converged
+            policy still mutates a few decisions per child; it measured best across the
+            NAS-Bench-201 datasets (docs/benchmarks.md, Experiments).
+
+    The shape is the paper's (Sec. 4.1); :meth:`paper` also drops the tanh constant.
 
     Example:
         >>> ControllerConfig(tanh_constant=2.5).hidden_size
@@ -88,7 +93,14 @@ class ControllerConfig:
     num_layers: int = 2
     init_range: float = 0.08
     temperature: float = 1.0
-    tanh_constant: float | None = None
+    tanh_constant: float | None = 1.5
+
+    @classmethod
+    def paper(cls) -> ControllerConfig:
+        """Zoph & Le's controller: 2-layer LSTM, 35 units, init +-0.08, plain softmax logits."""
+        return cls(
+            hidden_size=35, num_layers=2, init_range=0.08, temperature=1.0, tanh_constant=None
+        )
 
     def __post_init__(self) -> None:
         if self.hidden_size < 1:

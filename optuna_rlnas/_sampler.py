@@ -74,8 +74,10 @@ class RLNASSampler(BaseSampler):
 
     Args:
         seed: Seeds the controller's initial weights and every draw.
-        controller: The controller's shape (:class:`ControllerConfig`; the paper's by default).
-        update: The update rule (:class:`UpdateConfig`).
+        controller: The controller's shape (:class:`ControllerConfig`): the paper's LSTM, with
+            logits bounded by a tanh constant by default.
+        update: The update rule (:class:`UpdateConfig`); the defaults are tuned for sample
+            efficiency, :meth:`paper` restores Zoph & Le's.
         reward_fn: Maps a trial's value to a reward, larger is better (for example
             :func:`paper_reward`, the cube of accuracy). It receives the raw value (a list of
             values in multi-objective studies, where it is required). Without it, the reward is
@@ -158,7 +160,9 @@ class RLNASSampler(BaseSampler):
     def paper(cls, *, seed: int | None = None, **kwargs: Any) -> RLNASSampler:
         """The paper's exact setting: 2x35 LSTM, init +-0.08, Adam 6e-4, m = 8, reward acc^3."""
         kwargs.setdefault("reward_fn", paper_reward)
-        return cls(seed=seed, controller=ControllerConfig(), update=UpdateConfig.paper(), **kwargs)
+        return cls(
+            seed=seed, controller=ControllerConfig.paper(), update=UpdateConfig.paper(), **kwargs
+        )
 
     # ------------------------------------------------------------------ properties
     @property

@@ -26,7 +26,12 @@ def _layered(n_layers: int) -> list[Decision]:
 
 
 @pytest.mark.parametrize(
-    "config", [ControllerConfig(), ControllerConfig(temperature=5.0, tanh_constant=2.5)]
+    "config",
+    [
+        ControllerConfig.paper(),
+        ControllerConfig(),
+        ControllerConfig(temperature=5.0, tanh_constant=2.5),
+    ],
 )
 def test_score_agrees_with_sample(config: ControllerConfig) -> None:
     controller = Controller(config, seed=3)
@@ -47,7 +52,7 @@ def test_score_agrees_with_sample(config: ControllerConfig) -> None:
 
 
 def test_sample_frequencies_follow_the_policy() -> None:
-    controller = Controller(ControllerConfig(), seed=0)
+    controller = Controller(ControllerConfig.paper(), seed=0)  # plain softmax of the logits
     with torch.no_grad():  # make the first decision's head strongly prefer action 2
         controller.register(Decision("x", 3))
         controller.head_bias[0].copy_(torch.tensor([0.0, 0.0, 2.0]))
@@ -115,8 +120,9 @@ def test_same_seed_same_weights_whatever_the_order() -> None:
 
 
 def test_update_moves_a_bandit_toward_the_rewarded_arm() -> None:
-    controller = Controller(ControllerConfig(), seed=0)
-    trainer = Reinforce(controller, UpdateConfig(learning_rate=0.05, trials_per_update=8))
+    controller = Controller(ControllerConfig.paper(), seed=0)  # unbounded logits
+    # Plain REINFORCE (Eq. 2): the default priority queue would hold all 5 arms and imitate them.
+    trainer = Reinforce(controller, UpdateConfig.paper().replace(learning_rate=0.05))
     rng = np.random.RandomState(0)
     arm = [Decision("arm", 5)]
     rewards = [0.1, 0.2, 0.9, 0.3, 0.0]
