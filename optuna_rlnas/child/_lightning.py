@@ -80,29 +80,70 @@ class ChildModule(pl.LightningModule):
         self.net = net
         self.config = TrainingConfig() if config is None else config
         self.save_hyperparameters(vars(self.config))
+        # Per stage ("train", "val", "test"): [sum of loss * batch size, correct, images], as
+        # tensors on the model's device, logged once at the epoch's end. The values are the
+        # batch-size-weighted means that per-step ``self.log(..., on_epoch=True)`` gave, but a
+        # ``self.log`` call per step costs Lightning more than a small child's step
+        # (docs/throughput.md).
+        self._totals: dict[str, list] = {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
 
+    def _accumulate(
+        self, stage: str, loss: torch.Tensor, logits: torch.Tensor | None, labels: torch.Tensor
+    ) -> None:
+        totals = self._totals.get(stage)
+        if totals is None:
+            totals = self._totals[stage] = [loss.new_zeros(()), loss.new_zeros(()), 0]
+        totals[0] += loss.detach() * len(labels)
+        if stage != "train":
+            totals[1] += (logits.detach().argmax(dim=1) == labels).sum()
+        totals[2] += len(labels)
+
+    def _log_epoch(self, stage: str) -> None:
+        totals = self._totals.pop(stage, None)
+        if totals is None or totals[2] == 0:
+            return
+        loss_sum, correct, count = totals
+        self.log(f"{stage}_loss", loss_sum / count)
+        if stage != "train":
+            self.log(f"{stage}_acc", correct / count)
+
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         images, labels = batch
         loss = F.cross_entropy(self(images), labels)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, batch_size=len(labels))
+        self._accumulate("train", loss, None, labels)
         return loss
 
     def _evaluate(self, batch, prefix: str) -> None:
         images, labels = batch
         logits = self(images)
-        loss = F.cross_entropy(logits, labels)
-        accuracy = (logits.argmax(dim=1) == labels).float().mean()
-        self.log(f"{prefix}_loss", loss, on_epoch=True, batch_size=len(labels))
-        self.log(f"{prefix}_acc", accuracy, on_epoch=True, batch_size=len(labels))
+        self._accumulate(prefix, F.cross_entropy(logits, labels), logits, labels)
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, "val")
 
     def test_step(self, batch, batch_idx: int) -> None:
         self._evaluate(batch, "test")
+
+    def on_train_epoch_start(self) -> None:
+        self._totals.pop("train", None)
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_start(self) -> None:
+        self._totals.pop("val", None)  # drops the sanity check's and an interrupted epoch's sums
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_start(self) -> None:
+        self._totals.pop("test", None)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
 
     def configure_optimizers(self):
         c = self.config
