@@ -180,6 +180,9 @@ def run(
     for spec, name in names.items():
         frames = [f for job, f in done.items() if job.problem == spec]
         old_path = result_path(out, name)
+        paths.append(old_path)
+        if os.path.exists(old_path) and not any(job.problem == spec for job in jobs):
+            continue  # nothing new: leave the file as it is
         if os.path.exists(old_path):  # keep other samplers' and seeds' runs already there
             old = pd.read_csv(old_path)
             ran = {(j.sampler, j.seed) for j in done if j.problem == spec}
@@ -188,8 +191,8 @@ def run(
         frame = pd.concat(frames, ignore_index=True)[COLUMNS]
         frame = frame.sort_values(["sampler", "seed", "trial"], kind="stable")
         os.makedirs(out, exist_ok=True)
-        frame.to_csv(old_path, index=False, float_format="%.6g")
-        paths.append(old_path)
+        gzip = {"method": "gzip", "mtime": 0}  # the same rows give the same bytes
+        frame.to_csv(old_path, index=False, float_format="%.6g", compression=gzip)
     return paths
 
 
