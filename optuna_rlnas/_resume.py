@@ -38,7 +38,7 @@ def worker_state(sampler: RLNASSampler) -> dict[str, Any]:
         "baseline": sampler.baseline,
         # A fingerprint of the policy: equal for controllers that made the same updates.
         "param_sq_norm": float(
-            sum(float(p.double().pow(2).sum()) for p in sampler.controller.parameters())
+            sum(float(p.detach().double().pow(2).sum()) for p in sampler.controller.parameters())
         ),
         "host": socket.gethostname(),
         "pid": os.getpid(),
