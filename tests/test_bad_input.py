@@ -327,3 +327,19 @@ def test_corrupt_trial_record_falls_back_to_the_params(record) -> None:
     clean.consume(history({}))
     for a, b in zip(sampler.controller.parameters(), clean.controller.parameters()):
         torch.testing.assert_close(a, b)
+
+
+def test_cli_heartbeat_options_reach_the_storage(tmp_path) -> None:
+    from optuna_rlnas import cli
+
+    argv = ["search", "--heartbeat-interval", "5", "--grace-period", "20", "--max-retry", "1"]
+    args = cli.build_parser().parse_args(argv)
+    assert (args.heartbeat_interval, args.grace_period, args.max_retry) == (5, 20, 1)
+    storage = cli.make_storage(
+        f"sqlite:///{tmp_path / 'hb.db'}",
+        heartbeat_interval=args.heartbeat_interval,
+        grace_period=args.grace_period,
+        max_retry=args.max_retry,
+    )
+    assert (storage.heartbeat_interval, storage.grace_period) == (5, 20)
+    assert storage.get_heartbeat_stale_trial_callback()._max_retry == 1
