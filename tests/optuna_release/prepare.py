@@ -33,7 +33,8 @@ REPLACEMENTS = {
     # The default sampler runs these suites in tests/test_sampler_suite.py; here the paper's.
     "TestBasicSampler": "[lambda: RLNASSampler.paper(seed=0)]",
     "TestMultiObjectiveSampler": f"[{MULTI}]",
-    "TestSingleOnlySampler": "[lambda: RLNASSampler.paper(seed=0)]",
+    # reward_fn=None: paper() cubes a single value, so multi-objective studies must raise.
+    "TestSingleOnlySampler": "[lambda: RLNASSampler.paper(seed=0, reward_fn=None)]",
     # (factory, has a LazyRandomState, holds another sampler): the startup sampler.
     "test_sampler_reseed_rng": "[(lambda: RLNASSampler(seed=0), True, True)]",
 }
