@@ -49,6 +49,11 @@ RewardFn = Callable[[Any], float]
 
 def paper_reward(accuracy: float) -> float:
     """The paper's reward: the validation accuracy cubed (Sec. 4.1)."""
+    if isinstance(accuracy, (list, tuple)):
+        raise ValueError(
+            f"paper_reward takes one accuracy, but got {len(accuracy)} values; a multi-objective "
+            "study needs a reward_fn that turns them into one number."
+        )
     return float(accuracy) ** 3
 
 
