@@ -115,3 +115,31 @@ def test_restarted_sampler_continues_the_study(stopped_study) -> None:
     assert len(study.trials) == 120
     # The first new trial was sampled by the policy learned from the first 100 trials.
     assert study.trials[100].system_attrs["rlnas:trial"]["update"] == 25
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_restarted_worker_process_rebuilds_the_policy(postgres_url: str, study_name: str) -> None:
+    # Real processes on PostgreSQL: one worker runs 100 trials and exits; a new process with the
+    # same seed joins and replays. Their recorded states (updates, baseline, a fingerprint of
+    # every controller parameter) agree.
+    from _worker import last_json
+    from _worker import spawn
+
+    from optuna_rlnas import worker_states
+    from optuna_rlnas.storage import make_storage
+
+    optuna.create_study(study_name=study_name, storage=make_storage(postgres_url))
+    common = ("--seed", "7", "--expect", "100", "--finish-timeout", "60")
+    first = last_json(
+        spawn(postgres_url, study_name, *common, "--n-trials", "100", "--worker-id", "first")
+    )
+    joined = last_json(
+        spawn(postgres_url, study_name, *common, "--n-trials", "0", "--worker-id", "joined")
+    )
+    assert first["n_consumed"] == joined["n_consumed"] == 100
+    assert first["n_updates"] == joined["n_updates"] == 25
+    assert joined["baseline"] == pytest.approx(first["baseline"], rel=1e-9)
+    assert joined["param_sq_norm"] == pytest.approx(first["param_sq_norm"], rel=1e-6)
+    study = optuna.load_study(study_name=study_name, storage=make_storage(postgres_url))
+    assert sorted(worker_states(study)) == ["first", "joined"]
