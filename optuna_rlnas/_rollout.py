@@ -51,7 +51,8 @@ class _Weights:
                 _np(getattr(c.lstm, f"weight_hh_l{k}")),
             )
             bias = _np(getattr(c.lstm, f"bias_ih_l{k}")) + _np(getattr(c.lstm, f"bias_hh_l{k}"))
-            self.layers.append((w_ih, w_hh, bias))
+            # [W_ih | W_hh] @ [x; h]: one product per layer instead of two.
+            self.layers.append((np.concatenate([w_ih, w_hh], axis=1), bias))
         self._decisions: dict[int, tuple[tuple[int, ...], tuple[np.ndarray, ...]]] = {}
 
     def _core_versions(self) -> tuple[int, ...]:
@@ -127,10 +128,11 @@ class Rollout:
         x = x + embedding  # ... plus "which decision now" (define-by-run)
         hs, cs = [], []
         hidden = len(x)
-        for (w_ih, w_hh, bias), h, c in zip(w.layers, self._h, self._c):
-            gates = w_ih @ x + w_hh @ h + bias  # PyTorch's gate order: i, f, g, o
-            i, f = _sigmoid(gates[:hidden]), _sigmoid(gates[hidden : 2 * hidden])
-            g, o = np.tanh(gates[2 * hidden : 3 * hidden]), _sigmoid(gates[3 * hidden :])
+        for (weight, bias), h, c in zip(w.layers, self._h, self._c):
+            gates = weight @ np.concatenate((x, h)) + bias  # PyTorch's gate order: i, f, g, o
+            s = _sigmoid(gates)  # i, f and o; g's slot is replaced by its tanh below
+            i, f, o = s[:hidden], s[hidden : 2 * hidden], s[3 * hidden :]
+            g = np.tanh(gates[2 * hidden : 3 * hidden])
             c = f * c + i * g
             x = h = o * np.tanh(c)
             hs.append(h), cs.append(c)
