@@ -279,11 +279,12 @@ class Controller(nn.Module):
         lengths = [len(decisions) for decisions, _ in sequences]
         steps = max(lengths)
         device = self.start.device
-        index = torch.zeros(batch, steps, dtype=torch.long)
-        action = torch.zeros(batch, steps, dtype=torch.long)
-        source = torch.zeros(batch, steps, dtype=torch.long)
-        is_skip = torch.zeros(batch, steps, dtype=torch.bool)
-        valid = torch.zeros(batch, steps, dtype=torch.bool)
+        # Index tables as Python lists first: one tensor per table, not one write per step.
+        index = [[0] * steps for _ in range(batch)]
+        action = [[0] * steps for _ in range(batch)]
+        source = [[0] * steps for _ in range(batch)]
+        is_skip = [[False] * steps for _ in range(batch)]
+        valid = [[False] * steps for _ in range(batch)]
         for b, (decisions, actions) in enumerate(sequences):
             if len(decisions) != len(actions):
                 raise ValueError(
@@ -296,16 +297,19 @@ class Controller(nn.Module):
                         f"action of {decision.key!r} must be in [0, {decision.n_actions}), "
                         f"but got {a}."
                     )
-                index[b, t], action[b, t], valid[b, t] = self.register(decision), a, True
+                index[b][t], action[b][t], valid[b][t] = self.register(decision), int(a), True
                 if decision.skip_source is not None:
                     if not 0 <= decision.skip_source < t:
                         raise ValueError(
                             f"skip_source of {decision.key!r} must be an earlier step in "
                             f"[0, {t}), but got {decision.skip_source}."
                         )
-                    is_skip[b, t], source[b, t] = True, decision.skip_source
-        index, action, source = index.to(device), action.to(device), source.to(device)
-        is_skip, valid = is_skip.to(device), valid.to(device)
+                    is_skip[b][t], source[b][t] = True, decision.skip_source
+        index = torch.tensor(index, dtype=torch.long, device=device)
+        action = torch.tensor(action, dtype=torch.long, device=device)
+        source = torch.tensor(source, dtype=torch.long, device=device)
+        is_skip = torch.tensor(is_skip, dtype=torch.bool, device=device)
+        valid = torch.tensor(valid, dtype=torch.bool, device=device)
 
         # Inputs: start, then the embedding of each previous action (Sec. 3.1), plus the
         # embedding of the decision being made.

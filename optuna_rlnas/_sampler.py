@@ -151,8 +151,9 @@ class RLNASSampler(BaseSampler):
         self._trainer = Reinforce(self._controller, self._update_config)
         self._lock = threading.RLock()
         self._rollouts: dict[int, _TrialRollout] = {}
-        self._maps: dict[tuple[str, BaseDistribution], tuple[str, ActionMap]] = {}
-        self._canonical: dict[str, BaseDistribution] = {}  # first distribution seen per name
+        # name -> [(distribution, key, actions)]: compared by ==, since hashing an Optuna
+        # distribution sorts its fields and showed up in profiles of the suggest path.
+        self._maps: dict[str, list[tuple[BaseDistribution, str, ActionMap]]] = {}
         self._names: dict[str, LayerName | None] = {}
         # Consumption of finished trials: every number below _next is consumed; _done holds
         # consumed numbers at or above it (trials that finished out of order).
@@ -266,7 +267,7 @@ class RLNASSampler(BaseSampler):
                     self._step(state, name, trial.distributions[name], value=value)
             action = self._step(state, param_name, param_distribution)
             state.sampled.append(param_name)
-            return self._maps[(param_name, param_distribution)][1].value(action, self._rng.rng)
+            return self._lookup(param_name, param_distribution)[1].value(action, self._rng.rng)
 
     def after_trial(
         self,
@@ -326,13 +327,16 @@ class RLNASSampler(BaseSampler):
         return state
 
     def _lookup(self, name: str, distribution: BaseDistribution) -> tuple[str, ActionMap]:
-        found = self._maps.get((name, distribution))
-        if found is None:
-            canonical = self._canonical.setdefault(name, distribution)
-            # A name whose range changed between trials gets a head of its own per range.
-            key = name if canonical == distribution else f"{name}#{distribution!r}"
-            found = self._maps[(name, distribution)] = (key, ActionMap(distribution, self._n_bins))
-        return found
+        """The controller's key for (name, distribution) and its action map."""
+        variants = self._maps.setdefault(name, [])
+        for known, key, actions in variants:
+            if known is distribution or known == distribution:
+                return key, actions
+        # A name whose range changed between trials gets a head of its own per range.
+        key = name if not variants else f"{name}#{distribution!r}"
+        actions = ActionMap(distribution, self._n_bins)
+        variants.append((distribution, key, actions))
+        return key, actions
 
     def _decision(
         self,
@@ -370,7 +374,7 @@ class RLNASSampler(BaseSampler):
         state.names.append(name)
         if value is _DRAW:
             return state.rollout.step(decision, rng=self._rng.rng)
-        action = self._maps[(name, distribution)][1].action(value)
+        action = self._lookup(name, distribution)[1].action(value)
         return state.rollout.step(decision, action=action)
 
     # ------------------------------------------------------------------ learning
@@ -440,7 +444,7 @@ class RLNASSampler(BaseSampler):
             if distribution.single():
                 continue
             decisions.append(self._decision(name, distribution, anchors, len(decisions)))
-            action_map = self._maps[(name, distribution)][1]
+            action_map = self._lookup(name, distribution)[1]
             if recorded is not None and len(recorded) == len(names):
                 action = int(recorded[len(actions)])
                 if not 0 <= action < action_map.n_actions:
@@ -468,7 +472,7 @@ class RLNASSampler(BaseSampler):
             names = [n for n in _replay_names(trial) if not trial.distributions[n].single()]
             out = {}
             for name, p in zip(names, probs):
-                action_map = self._maps[(name, trial.distributions[name])][1]
+                action_map = self._lookup(name, trial.distributions[name])[1]
                 out[name] = {action_map.label(a): float(q) for a, q in enumerate(p)}
             return out
 
