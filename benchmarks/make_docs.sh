@@ -15,5 +15,7 @@ if [ "${OVERHEAD:-0}" = 1 ] || [ ! -f benchmarks/results/overhead.md ]; then
     --samplers random rlnas tpe --tpe-max-trials 1000 --out benchmarks/results/overhead.md
   python -m benchmarks.overhead --trials 1000 --storages sqlite --samplers random rlnas tpe \
     --tmpdir /dev/shm --out benchmarks/results/overhead.md --append
+  python -m benchmarks.overhead --trials 10000 --storages sqlite --samplers rlnas random \
+    --tmpdir /dev/shm --out benchmarks/results/overhead.md --append
 fi
 python -m benchmarks.report --command "bash benchmarks/make_docs.sh"

@@ -63,9 +63,8 @@ Sampler overhead is measured separately by `benchmarks/overhead.py` (section at 
 OVERHEAD_NOTE = (
     "From `benchmarks/results/overhead.md`, written by `benchmarks/overhead.py`. The machine is "
     "shared with other jobs, so absolute times are noisy; compare rows of one table (same run). "
-    "SQLite is measured at 1,000 trials only: at 10,000 trials Optuna's SQLite storage alone "
-    "takes most of an hour per sampler here (see the 'rest' column); run "
-    "`python -m benchmarks.overhead --trials 10000 --storages sqlite` where time allows."
+    "On SQLite at 10,000 trials TPE is left out (its cost grows with trials; see the 1,000-trial "
+    "tables for its ratio)."
 )
 
 
