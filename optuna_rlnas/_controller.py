@@ -45,8 +45,9 @@ _F = TypeVar("_F", bound=Callable)
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
     """Run torch on one thread here: the controller's tensors are tiny (35 units), and on a busy
-    machine a second intra-op thread that waits for a core made each step 100x slower (measured:
-    2.4 s instead of 22 ms per trial at load 9 on 2 cores). Other threads are left alone."""
+    machine a second intra-op thread that waits for a core made each step far slower (seen while
+    developing: 2.4 s instead of 22 ms per trial at load 9 on 2 cores). Other threads are left
+    alone."""
     n = torch.get_num_threads()
     if n == 1:
         yield
