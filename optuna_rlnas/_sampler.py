@@ -430,6 +430,13 @@ class RLNASSampler(BaseSampler):
 
     def _replay(self, trial: FrozenTrial) -> tuple[tuple[Decision, ...], tuple[int, ...]] | None:
         """The decisions and actions of a finished trial, whoever chose them."""
+        replay = self._replay_named(trial)
+        return None if replay is None else replay[1:]
+
+    def _replay_named(
+        self, trial: FrozenTrial
+    ) -> tuple[list[str], tuple[Decision, ...], tuple[int, ...]] | None:
+        """``_replay`` with the parameter name of each decision."""
         record = trial.system_attrs.get(TRIAL_KEY)
         names = list(trial.params)
         recorded: list[int] | None = None
@@ -438,11 +445,12 @@ class RLNASSampler(BaseSampler):
         }:
             names, recorded = record["decisions"], record.get("actions")
         anchors: dict[tuple[str, int], int] = {}
-        decisions, actions = [], []
+        decisions, actions, kept = [], [], []
         for name in names:
             distribution = trial.distributions[name]
             if distribution.single():
                 continue
+            kept.append(name)
             decisions.append(self._decision(name, distribution, anchors, len(decisions)))
             action_map = self._lookup(name, distribution)[1]
             if recorded is not None and len(recorded) == len(names):
@@ -454,7 +462,7 @@ class RLNASSampler(BaseSampler):
             actions.append(action)
         if not decisions:
             return None
-        return tuple(decisions), tuple(actions)
+        return kept, tuple(decisions), tuple(actions)
 
     # ------------------------------------------------------------------ introspection
     def decision_probabilities(self, trial: FrozenTrial) -> dict[str, dict[str, float]]:
@@ -464,24 +472,16 @@ class RLNASSampler(BaseSampler):
         what the controller would do now along that trial's path.
         """
         with self._lock:
-            replay = self._replay(trial)
+            replay = self._replay_named(trial)
             if replay is None:
                 return {}
-            decisions, actions = replay
+            names, decisions, actions = replay
             probs = self._controller.probabilities(decisions, actions)
-            names = [n for n in _replay_names(trial) if not trial.distributions[n].single()]
             out = {}
             for name, p in zip(names, probs):
                 action_map = self._lookup(name, trial.distributions[name])[1]
                 out[name] = {action_map.label(a): float(q) for a, q in enumerate(p)}
             return out
-
-
-def _replay_names(trial: FrozenTrial) -> list[str]:
-    record = trial.system_attrs.get(TRIAL_KEY)
-    if isinstance(record, dict) and set(record.get("decisions", ())) <= set(trial.params):
-        return list(record["decisions"])
-    return list(trial.params)
 
 
 def _check_skip_distribution(name: str, distribution: BaseDistribution) -> None:
