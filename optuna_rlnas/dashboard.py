@@ -322,6 +322,25 @@ def _layer_label(i: int, layer: Any) -> str:
     return f"<b>L{i}</b><br>{layer.filters}@{layer.filter_height}x{layer.filter_width}<br>{stride}"
 
 
+def _arrow(start: tuple[float, float], end: tuple[float, float], color: str) -> dict:
+    """A plotly annotation drawing an arrowhead from ``start`` to ``end`` in data coordinates."""
+    return {
+        "x": end[0],
+        "y": end[1],
+        "ax": start[0],
+        "ay": start[1],
+        "xref": "x",
+        "yref": "y",
+        "axref": "x",
+        "ayref": "y",
+        "text": "",
+        "showarrow": True,
+        "arrowhead": 2,
+        "arrowwidth": 1.5,
+        "arrowcolor": color,
+    }
+
+
 def architecture_figure(architecture: Any, *, title: str = "Best architecture") -> go.Figure:
     """The child network as boxes (image, layers, classifier) with its connections.
 
@@ -373,23 +392,7 @@ def architecture_figure(architecture: Any, *, title: str = "Best architecture") 
     top = 0.5
     for k, (a, b) in enumerate(sorted(edges, key=lambda e: (e[1] - e[0], e))):
         if b - a == 1:
-            annotations.append(
-                {
-                    "x": b - half,
-                    "y": 0,
-                    "ax": a + half,
-                    "ay": 0,
-                    "xref": "x",
-                    "yref": "y",
-                    "axref": "x",
-                    "ayref": "y",
-                    "text": "",
-                    "showarrow": True,
-                    "arrowhead": 2,
-                    "arrowwidth": 1.5,
-                    "arrowcolor": "#444",
-                }
-            )
+            annotations.append(_arrow((a + half, 0), (b - half, 0), "#444"))
             continue
         # A skip: a quadratic arc above (odd) or below (even) the row, higher the longer it is.
         sign = 1 if k % 2 else -1
@@ -404,23 +407,8 @@ def architecture_figure(architecture: Any, *, title: str = "Best architecture") 
                 "line": {"color": "#c55a11", "width": 1.5},
             }
         )
-        annotations.append(  # the arrowhead, along the arc's tangent at its end
-            {
-                "x": b,
-                "y": y0,
-                "ax": b + 0.12 * (cx - b),
-                "ay": y0 + 0.12 * (cy - y0),
-                "xref": "x",
-                "yref": "y",
-                "axref": "x",
-                "ayref": "y",
-                "text": "",
-                "showarrow": True,
-                "arrowhead": 2,
-                "arrowwidth": 1.5,
-                "arrowcolor": "#c55a11",
-            }
-        )
+        # The arrowhead, along the arc's tangent at its end.
+        annotations.append(_arrow((b + 0.12 * (cx - b), y0 + 0.12 * (cy - y0)), (b, y0), "#c55a11"))
     activations = sorted({layer.activation for layer in layers})
     subtitle = f"{n} layers, activation {'/'.join(activations)}; orange: skip connections"
     fig = go.Figure(
