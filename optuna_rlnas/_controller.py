@@ -166,6 +166,7 @@ class Controller(nn.Module):
         super().__init__()
         self.config = config or ControllerConfig()
         self.seed = int(seed)
+        self.generation = 0  # see weights_changed
         hidden = self.config.hidden_size
         generator = self._generator("core")
         self.lstm = nn.LSTM(hidden, hidden, num_layers=self.config.num_layers, batch_first=True)
@@ -183,6 +184,15 @@ class Controller(nn.Module):
         self.head_weight = nn.ParameterList()  # (n_actions, hidden)
         self.head_bias = nn.ParameterList()  # (n_actions,)
         self.decision_params: list[tuple[nn.Parameter, ...]] = []
+
+    def weights_changed(self) -> None:
+        """Say that the weights changed in place where torch's version counters do not see it.
+
+        The sampling path (``_rollout.py``) keeps a numpy copy of the weights and renews it when
+        a version counter moves, which ``copy_``, ``mul_`` and most optimizers do. A fused
+        optimizer step does not, so its caller must call this.
+        """
+        self.generation += 1
 
     # ---------------------------------------------------------------- decisions
     def register(self, decision: Decision) -> int:
@@ -276,77 +286,91 @@ class Controller(nn.Module):
         """
         if not sequences:
             raise ValueError("score needs at least one sequence, but got none.")
-        batch, hidden = len(sequences), self.config.hidden_size
-        lengths = [len(decisions) for decisions, _ in sequences]
-        steps = max(lengths)
-        device = self.start.device
-        # Index tables as Python lists first: one tensor per table, not one write per step.
-        index = [[0] * steps for _ in range(batch)]
-        action = [[0] * steps for _ in range(batch)]
-        source = [[0] * steps for _ in range(batch)]
-        is_skip = [[False] * steps for _ in range(batch)]
-        valid = [[False] * steps for _ in range(batch)]
+        index, action, source = self._tables(sequences)
+        valid, is_skip = index >= 0, source >= 0
+        index, source = index.clamp(min=0), source.clamp(min=0)
+
+        # Inputs: start, then the embedding of each previous action (Sec. 3.1), plus the
+        # embedding of the decision being made.
+        embeddings, action_rows, _, _ = zip(*self.decision_params)
+        offsets = torch.tensor([0] + self.n_actions[:-1], device=index.device).cumsum(0)
+        previous = torch.cat(action_rows)[offsets[index[:, :-1]] + action[:, :-1]]
+        first = self.start.expand(len(sequences), 1, self.config.hidden_size)
+        x = torch.cat([first, previous], dim=1) + torch.stack(embeddings)[index]
+        out, _ = self.lstm(x)  # (batch, steps, hidden)
+
+        step_logp, step_entropy = self._softmax_terms(out, index, action, offsets)
+        if is_skip.any():
+            skip_logp, skip_entropy = self._skip_terms(out, source, action)
+            step_logp = torch.where(is_skip, skip_logp, step_logp)
+            step_entropy = torch.where(is_skip, skip_entropy, step_entropy)
+        log_prob = step_logp.masked_fill(~valid, 0.0).sum(1)  # padding steps count for nothing
+        entropy = step_entropy.masked_fill(~valid, 0.0).sum(1)
+        return log_prob, entropy
+
+    def _tables(
+        self, sequences: Sequence[tuple[Sequence[Decision], Sequence[int]]]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(head index, action, skip source) per step, each (batch, steps), padded to the longest
+        sequence: -1 marks the padding in the index and the steps without a skip in the source."""
+        steps = max(len(decisions) for decisions, _ in sequences)
+        index, action, source = [], [], []
         for b, (decisions, actions) in enumerate(sequences):
             if len(decisions) != len(actions):
                 raise ValueError(
                     f"each sequence needs one action per decision, but sequence {b} has "
                     f"{len(decisions)} decisions and {len(actions)} actions."
                 )
-            for t, (decision, a) in enumerate(zip(decisions, actions)):
-                if not 0 <= a < decision.n_actions:
+            rows = [self.register(d) for d in decisions]
+            acts = [int(a) for a in actions]
+            sources = [-1 if d.skip_source is None else d.skip_source for d in decisions]
+            for t, (d, a, j) in enumerate(zip(decisions, acts, sources)):
+                if not 0 <= a < d.n_actions:
                     raise ValueError(
-                        f"action of {decision.key!r} must be in [0, {decision.n_actions}), "
-                        f"but got {a}."
+                        f"action of {d.key!r} must be in [0, {d.n_actions}), but got {a}."
                     )
-                index[b][t], action[b][t], valid[b][t] = self.register(decision), int(a), True
-                if decision.skip_source is not None:
-                    if not 0 <= decision.skip_source < t:
-                        raise ValueError(
-                            f"skip_source of {decision.key!r} must be an earlier step in "
-                            f"[0, {t}), but got {decision.skip_source}."
-                        )
-                    is_skip[b][t], source[b][t] = True, decision.skip_source
-        index = torch.tensor(index, dtype=torch.long, device=device)
-        action = torch.tensor(action, dtype=torch.long, device=device)
-        source = torch.tensor(source, dtype=torch.long, device=device)
-        is_skip = torch.tensor(is_skip, dtype=torch.bool, device=device)
-        valid = torch.tensor(valid, dtype=torch.bool, device=device)
+                if j >= t or (j < 0 and d.skip_source is not None):
+                    raise ValueError(
+                        f"skip_source of {d.key!r} must be an earlier step in [0, {t}), "
+                        f"but got {d.skip_source}."
+                    )
+            pad = [-1] * (steps - len(decisions))
+            index.append(rows + pad), action.append(acts + [0] * len(pad))
+            source.append(sources + pad)
+        table = torch.tensor([index, action, source], dtype=torch.long, device=self.start.device)
+        return table[0], table[1], table[2]
 
-        # Inputs: start, then the embedding of each previous action (Sec. 3.1), plus the
-        # embedding of the decision being made.
-        offsets = torch.tensor([0] + self.n_actions[:-1], device=device).cumsum(0)
-        action_table = torch.cat(list(self.action_embedding))  # (total actions, hidden)
-        flat = offsets[index] + action  # (batch, steps) rows of action_table
-        previous = action_table[flat[:, :-1]]  # (batch, steps - 1, hidden)
-        first = self.start.expand(batch, 1, hidden)
-        x = torch.cat([first, previous], dim=1) + torch.stack(list(self.decision_embedding))[index]
-        out, _ = self.lstm(x)  # (batch, steps, hidden)
+    def _softmax_terms(
+        self, out: torch.Tensor, index: torch.Tensor, action: torch.Tensor, offsets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per step, log pi(action) and the entropy under the step's softmax head (Sec. 3.1).
 
-        # Softmax decisions: every head at once, masked to the rows of each step's decision.
-        weight = torch.cat(list(self.head_weight))  # (total actions, hidden)
-        bias = torch.cat(list(self.head_bias))
-        logits = self._shape_logits(out @ weight.T + bias)  # (batch, steps, total actions)
-        columns = torch.arange(weight.shape[0], device=device)
-        n_actions = torch.tensor(self.n_actions, device=device)
-        in_head = (columns >= offsets[index].unsqueeze(-1)) & (
-            columns < (offsets[index] + n_actions[index]).unsqueeze(-1)
-        )
-        log_probs = torch.log_softmax(logits.masked_fill(~in_head, -math.inf), dim=-1)
-        softmax_logp = log_probs.gather(-1, flat.unsqueeze(-1)).squeeze(-1)
+        Each step reads only its own head's rows, padded to the widest head in the batch, so
+        the cost grows with the widest decision, not with the number of decisions.
+        """
+        _, _, head_rows, bias_rows = zip(*self.decision_params)
+        n_actions = torch.tensor(self.n_actions, device=index.device)[index]
+        slot = torch.arange(int(n_actions.max()), device=index.device)
+        in_head = slot < n_actions.unsqueeze(-1)  # (batch, steps, width)
+        rows = torch.where(in_head, offsets[index].unsqueeze(-1) + slot, 0)
+        weight, bias = torch.cat(head_rows)[rows], torch.cat(bias_rows)[rows]
+        logits = (weight * out.unsqueeze(2)).sum(-1) + bias
+        logits = self._shape_logits(logits).masked_fill(~in_head, -math.inf)
+        log_probs = torch.log_softmax(logits, dim=-1)
+        logp = log_probs.gather(-1, action.unsqueeze(-1)).squeeze(-1)
         safe = log_probs.masked_fill(~in_head, 0.0)
-        softmax_entropy = -(safe.exp() * safe).masked_fill(~in_head, 0.0).sum(-1)
+        return logp, -(safe.exp() * safe).sum(-1)  # padded slots: exp(0) * 0 = 0
 
-        # Skip decisions: the attention sigmoid between the anchors (Sec. 3.3).
-        h_source = out.gather(1, source.unsqueeze(-1).expand(-1, -1, hidden))
-        skip_logit = self._skip_logit(h_source, out)  # (batch, steps)
-        logp_on = nn.functional.logsigmoid(skip_logit)
-        logp_off = nn.functional.logsigmoid(-skip_logit)
-        skip_logp = torch.where(action == 1, logp_on, logp_off)
-        skip_entropy = -(logp_on.exp() * logp_on + logp_off.exp() * logp_off)
-
-        step_logp = torch.where(is_skip, skip_logp, softmax_logp).masked_fill(~valid, 0.0)
-        step_entropy = torch.where(is_skip, skip_entropy, softmax_entropy).masked_fill(~valid, 0.0)
-        return step_logp.sum(1), step_entropy.sum(1)
+    def _skip_terms(
+        self, out: torch.Tensor, source: torch.Tensor, action: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per step, log P(action) and the entropy of the skip attention (Sec. 3.3)."""
+        h_source = out.gather(1, source.unsqueeze(-1).expand(-1, -1, out.shape[-1]))
+        logit = self._skip_logit(h_source, out)  # (batch, steps)
+        logp_on = nn.functional.logsigmoid(logit)
+        logp_off = nn.functional.logsigmoid(-logit)
+        logp = torch.where(action == 1, logp_on, logp_off)
+        return logp, -(logp_on.exp() * logp_on + logp_off.exp() * logp_off)
 
     def probabilities(
         self, decisions: Sequence[Decision], actions: Sequence[int]

@@ -120,6 +120,15 @@ class UpdateConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+def _adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
+    """Adam over the controller's many small tensors (4 per decision): the fused kernel makes one
+    pass over all of them, about 3x faster on CPU than ``foreach`` (benchmarks/overhead.py)."""
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except RuntimeError:  # a torch without the fused kernel for this device
+        return torch.optim.Adam(params, lr=lr, foreach=True)
+
+
 class Reinforce:
     """Owns the optimizer, the baseline and the priority queue of one controller.
 
@@ -135,10 +144,8 @@ class Reinforce:
     def __init__(self, controller: Controller, config: UpdateConfig | None = None) -> None:
         self.controller = controller
         self.config = config or UpdateConfig()
-        # foreach: one fused update over the ~4 small tensors per decision, not a Python loop.
-        self.optimizer = torch.optim.Adam(
-            controller.parameters(), lr=self.config.learning_rate, foreach=True
-        )
+        self.optimizer = _adam(list(controller.parameters()), self.config.learning_rate)
+        self._n_decisions = len(controller.decision_params)  # heads the optimizer holds
         self.baseline: float | None = None
         self.reward_var: float | None = None
         self.n_updates = 0
@@ -147,10 +154,14 @@ class Reinforce:
 
     def _sync_optimizer(self) -> None:
         # Heads created since the last update join the optimizer (define-by-run, Sec. 3.1 note).
+        if len(self.controller.decision_params) == self._n_decisions:
+            return  # no new head: skip listing every parameter
+        self._n_decisions = len(self.controller.decision_params)
         known = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
         new = [p for p in self.controller.parameters() if id(p) not in known]
-        if new:
-            self.optimizer.add_param_group({"params": new})
+        # Into the one group (Adam's state is created per tensor at its first step): a group per
+        # batch of new heads would add a pass of the optimizer's Python loop each.
+        self.optimizer.param_groups[0]["params"].extend(new)
 
     def update(
         self,
@@ -232,6 +243,7 @@ class Reinforce:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
+        self.controller.weights_changed()  # the fused step leaves torch's version counters
         return loss, entropy
 
     def _push_queue(self, sequences: Sequence[Sequence_], rewards: Sequence[float]) -> None:

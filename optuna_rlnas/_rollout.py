@@ -1,82 +1,113 @@
 """Sampling from the controller one decision at a time, in numpy.
 
 Sampling needs no gradient, and at 35 units a torch call costs more in dispatch than in maths:
-the same step in numpy on a float64 copy of the weights is several times faster, and it keeps
+the same step in numpy on a float32 copy of the weights (torch's precision, and twice as fast
+as float64 in numpy's tanh and products) is several times faster, and it keeps
 the sampler's hot path off torch's thread pool. ``Controller.score`` (torch, with gradients) is
 the reference; ``tests/test_controller.py`` checks that both give the same probabilities.
+
+Each numpy call costs about a microsecond whatever its size at this scale, so the step is
+written to make few of them: the bias is folded into the gate matrix, one ``tanh`` serves all
+four gates, and the softmax of a few actions is done once and read twice (draw and entropy).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import numpy as np
+import torch
 
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._controller import Decision
 
-
-def _np(t) -> np.ndarray:
-    return t.detach().cpu().double().numpy().copy()
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 + 0.5 * np.tanh(0.5 * x)
+_ONE = np.ones(1, dtype=np.float32)  # appended to [x; h] so that the bias rides in the gate matrix
 
 
 def _log_sigmoid(x: float) -> float:
-    return -np.logaddexp(0.0, -x)
+    # log(1 / (1 + e^-x)), without overflow for large |x|.
+    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
 
 
 class _Weights:
-    """A float64 copy of the controller's weights, renewed when torch changes them.
+    """A float32 copy of the controller's weights, renewed when torch changes them.
 
-    Staleness is read from torch's per-tensor version counters (bumped by every in-place
-    update: optimizer steps, ``copy_``, ``mul_``), so no caller has to remember to refresh.
+    Staleness is read from torch's per-tensor version counters (bumped by in-place updates such
+    as ``copy_`` and ``mul_``) and from ``Controller.generation`` (bumped after the fused
+    optimizer step, which the counters miss). A rollout holds one copy from its first step to
+    its last: a child is drawn from one policy, the one its recorded log-probability and update
+    count describe, even if another thread updates the controller meanwhile.
     """
 
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
-        c = controller
-        self._core = [c.start, c.w_prev.weight, c.w_curr.weight, c.v.weight, *c.lstm.parameters()]
-        self.versions = self._core_versions()
-        self.start = _np(c.start)
-        self.w_prev, self.w_curr, self.v = (
-            _np(c.w_prev.weight),
-            _np(c.w_curr.weight),
-            _np(c.v.weight)[0],
-        )
+        c, config = controller, controller.config
+        lstm = [
+            getattr(c.lstm, f"{name}_l{k}")
+            for k in range(config.num_layers)
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+        ]
+        core = [c.start, c.w_prev.weight, c.w_curr.weight, c.v.weight, *lstm]
+        heads = [p for params in c.decision_params for p in params]
+        self._generation = c.generation
+        self._tracked = core + heads
+        self._versions = [p._version for p in self._tracked]
+        arrays = _copy(self._tracked)
+        self.start, self.w_prev, self.w_curr, v = arrays[:4]
+        self.v = v[0]
+        hidden = config.hidden_size
+        # sigmoid(x) = (1 + tanh(x / 2)) / 2: with the rows of the i, f and o gates halved, one
+        # tanh gives all four gates (PyTorch's order: i, f, g, o).
+        scale = np.full((4 * hidden, 1), 0.5, dtype=np.float32)
+        scale[2 * hidden : 3 * hidden] = 1.0
         self.layers = []
-        for k in range(c.config.num_layers):
-            w_ih, w_hh = (
-                _np(getattr(c.lstm, f"weight_ih_l{k}")),
-                _np(getattr(c.lstm, f"weight_hh_l{k}")),
-            )
-            bias = _np(getattr(c.lstm, f"bias_ih_l{k}")) + _np(getattr(c.lstm, f"bias_hh_l{k}"))
-            # [W_ih | W_hh] @ [x; h]: one product per layer instead of two.
-            self.layers.append((np.concatenate([w_ih, w_hh], axis=1), bias))
-        self._decisions: dict[int, tuple[tuple[int, ...], tuple[np.ndarray, ...]]] = {}
+        for k in range(config.num_layers):
+            w_ih, w_hh, b_ih, b_hh = arrays[4 + 4 * k : 8 + 4 * k]
+            # [W_ih | W_hh | b] @ [x; h; 1]: one product per layer.
+            gates = np.concatenate([w_ih, w_hh, (b_ih + b_hh)[:, None]], axis=1)
+            self.layers.append(gates * scale)
+        self.inverse_temperature = 1.0 / config.temperature
+        self.tanh_constant = config.tanh_constant
+        self._decisions = [self._head(*arrays[i : i + 4]) for i in range(len(core), len(arrays), 4)]
+        self._late: dict[int, tuple[int, ...]] = {}  # heads created after this copy: versions
 
-    def _core_versions(self) -> tuple[int, ...]:
-        return tuple(p._version for p in self._core)
+    def _head(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        # The head is divided by the temperature here, once, rather than at every step.
+        embedding, actions, head_w, head_b = arrays
+        t = self.inverse_temperature
+        return (embedding, actions, head_w * t, head_b * t) if t != 1.0 else arrays
 
     def fresh(self) -> bool:
-        return self._core_versions() == self.versions
+        if self.controller.generation != self._generation:
+            return False
+        if [p._version for p in self._tracked] != self._versions:
+            return False
+        params = self.controller.decision_params
+        return all(
+            versions == tuple(p._version for p in params[index])
+            for index, versions in self._late.items()
+        )
 
     def decision(self, index: int) -> tuple[np.ndarray, ...]:
         """(decision embedding, action embeddings, head weight, head bias) of one decision."""
-        params = self.controller.decision_params[index]
-        versions = tuple(p._version for p in params)
-        cached = self._decisions.get(index)
-        if cached is None or cached[0] != versions:
-            cached = self._decisions[index] = (versions, tuple(_np(p) for p in params))
-        return cached[1]
+        while len(self._decisions) <= index:  # a head created after this copy was taken
+            late = len(self._decisions)
+            params = self.controller.decision_params[late]
+            self._late[late] = tuple(p._version for p in params)
+            self._decisions.append(self._head(*_copy(params)))
+        return self._decisions[index]
 
-    def shape_logits(self, logits: np.ndarray) -> np.ndarray:
-        # Same as Controller._shape_logits (ENAS temperature and tanh constant).
-        config = self.controller.config
-        logits = logits / config.temperature
-        if config.tanh_constant is not None:
-            logits = config.tanh_constant * np.tanh(logits)
-        return logits
+
+def _copy(tensors: Sequence[torch.Tensor]) -> list[np.ndarray]:
+    """float32 numpy copies of many small tensors, through one conversion instead of one each."""
+    with torch.no_grad():
+        flat = torch.cat([t.reshape(-1) for t in tensors]).float().cpu().numpy()
+    arrays, start = [], 0
+    for t in tensors:
+        arrays.append(flat[start : start + t.numel()].reshape(t.shape))
+        start += t.numel()
+    return arrays
 
 
 def weights(controller: Controller) -> _Weights:
@@ -102,50 +133,67 @@ class Rollout:
         self.log_prob = 0.0
         self.entropy = 0.0
         hidden, layers = controller.config.hidden_size, controller.config.num_layers
-        self._h = [np.zeros(hidden) for _ in range(layers)]
-        self._c = [np.zeros(hidden) for _ in range(layers)]
+        self._h = [np.zeros(hidden, dtype=np.float32) for _ in range(layers)]
+        self._c = [np.zeros(hidden, dtype=np.float32) for _ in range(layers)]
         self._outputs: list[np.ndarray] = []
         self._input: tuple[int, int] | None = None  # (decision index, action) of the last step
-        self._pending: tuple[Decision, np.ndarray, list, list] | None = None
+        self._weights: _Weights | None = None  # taken at the first step, kept to the last
+        self._pending: tuple[Decision, np.ndarray, np.ndarray, list, list] | None = None
 
     def distribution(self, decision: Decision) -> np.ndarray:
         """Probabilities of ``decision``'s actions at the current step."""
-        return np.exp(self._log_probs(decision))
+        _, _, unnormalised, cdf, _, _ = self._policy(decision)
+        return unnormalised / cdf[-1]
 
-    def _log_probs(self, decision: Decision) -> np.ndarray:
+    def _policy(self, decision: Decision) -> tuple:
+        """(decision, logits, exp(logits), its cumulative sum, h per layer, c per layer) of this
+        step."""
+        if self._pending is not None and self._pending[0] == decision:
+            return self._pending
         if decision.skip_source is not None and not 0 <= decision.skip_source < len(self.actions):
             raise ValueError(
                 f"skip_source of {decision.key!r} must be an earlier step in "
                 f"[0, {len(self.actions)}), but got {decision.skip_source}."
             )
         index = self.controller.register(decision)
-        w = weights(self.controller)
+        if self._weights is None:
+            self._weights = weights(self.controller)
+        w = self._weights
         embedding, _, head_w, head_b = w.decision(index)
         if self._input is None:
             x = w.start  # Sec. 3.1: the first step reads a learned start input
         else:
             x = w.decision(self._input[0])[1][self._input[1]]  # the last action's embedding
         x = x + embedding  # ... plus "which decision now" (define-by-run)
-        hs, cs = [], []
         hidden = len(x)
-        for (weight, bias), h, c in zip(w.layers, self._h, self._c):
-            gates = weight @ np.concatenate((x, h)) + bias  # PyTorch's gate order: i, f, g, o
-            s = _sigmoid(gates)  # i, f and o; g's slot is replaced by its tanh below
-            i, f, o = s[:hidden], s[hidden : 2 * hidden], s[3 * hidden :]
-            g = np.tanh(gates[2 * hidden : 3 * hidden])
-            c = f * c + i * g
-            x = h = o * np.tanh(c)
+        hs, cs = [], []
+        for weight, h, c in zip(w.layers, self._h, self._c):
+            z = np.tanh(weight.dot(np.concatenate((x, h, _ONE))))
+            s = 0.5 * z + 0.5  # the sigmoids of i, f and o; g is z's third quarter
+            c = s[hidden : 2 * hidden] * c + s[:hidden] * z[2 * hidden : 3 * hidden]
+            x = h = s[3 * hidden :] * np.tanh(c)
             hs.append(h), cs.append(c)
         if decision.skip_source is not None:
             # Sec. 3.3: P(j -> i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i)).
             h_source = self._outputs[decision.skip_source]
-            logit = float(w.shape_logits(w.v @ np.tanh(w.w_prev @ h_source + w.w_curr @ x)))
-            log_probs = np.array([_log_sigmoid(-logit), _log_sigmoid(logit)])
+            logit = float(w.v @ np.tanh(w.w_prev @ h_source + w.w_curr @ x))
+            logit *= w.inverse_temperature
+            if w.tanh_constant is not None:
+                logit = w.tanh_constant * math.tanh(logit)
+            # As logits (0, logit): softmax([0, logit]) = [1 - sigmoid(logit), sigmoid(logit)].
+            logits = np.array([0.0, logit])
         else:
-            logits = w.shape_logits(head_w @ x + head_b)
-            log_probs = logits - np.logaddexp.reduce(logits)
-        self._pending = (decision, log_probs, hs, cs)
-        return log_probs
+            logits = head_w @ x + head_b  # already divided by the temperature
+            if w.tanh_constant is not None:
+                # ENAS's bound on the logits, which also keeps exp from overflowing.
+                logits = w.tanh_constant * np.tanh(logits)
+            else:
+                logits -= logits.max()
+        # Unnormalised: the cumulative sum of exp(logits) serves the draw, and its last entry is
+        # the softmax's normaliser, so no separate sum or division is needed.
+        unnormalised = np.exp(logits)
+        self._pending = (decision, logits, unnormalised, unnormalised.cumsum(), hs, cs)
+        return self._pending
 
     def step(
         self,
@@ -157,25 +205,23 @@ class Rollout:
         """Take the next decision: draw its action with ``rng``, or force ``action``."""
         if (rng is None) == (action is None):
             raise ValueError("step needs exactly one of rng (to draw) and action (to force).")
-        if self._pending is None or self._pending[0] != decision:
-            self._log_probs(decision)
-        assert self._pending is not None
-        _, log_probs, hs, cs = self._pending
+        _, logits, unnormalised, cdf, hs, cs = self._policy(decision)
         self._pending = None
-        probs = np.exp(log_probs)
+        total = float(cdf[-1])
         if action is None:
             assert rng is not None
             # Inverse-CDF draw from the sampler's own generator: one seed drives every draw.
-            cdf = np.cumsum(probs)
-            draw = np.searchsorted(cdf, rng.random_sample() * cdf[-1], side="right")
-            action = int(min(draw, len(probs) - 1))
+            draw = int(cdf.searchsorted(rng.random_sample() * total, side="right"))
+            action = min(draw, len(cdf) - 1)
         elif not 0 <= action < decision.n_actions:
             raise ValueError(
                 f"action of {decision.key!r} must be in [0, {decision.n_actions}), "
                 f"but got {action}."
             )
-        self.log_prob += float(log_probs[action])
-        self.entropy += float(-(probs * log_probs).sum())
+        # log pi(a) = logit_a - log Z, and H = log Z - E_pi[logit], with Z = sum exp(logits).
+        log_z = math.log(total)
+        self.log_prob += float(logits[action]) - log_z
+        self.entropy += log_z - float(unnormalised @ logits) / total
         self.decisions.append(decision)
         self.actions.append(action)
         self._h, self._c = hs, cs

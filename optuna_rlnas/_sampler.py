@@ -10,6 +10,7 @@ each learns from every trial exactly once.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections.abc import Callable
@@ -67,6 +68,7 @@ class _TrialRollout:
     seen: set[str] = field(default_factory=set)
     sampled: list[str] = field(default_factory=list)  # names the controller drew (not forced)
     anchors: dict[tuple[str, int], int] = field(default_factory=dict)  # (scope, layer) -> step
+    n_params: int = 0  # leading entries of trial.params already fed or drawn
 
 
 class RLNASSampler(BaseSampler):
@@ -151,10 +153,12 @@ class RLNASSampler(BaseSampler):
         self._trainer = Reinforce(self._controller, self._update_config)
         self._lock = threading.RLock()
         self._rollouts: dict[int, _TrialRollout] = {}
+        self._finished: dict[int, tuple[tuple[Decision, ...], tuple[int, ...]]] = {}
         # name -> [(distribution, key, actions)]: compared by ==, since hashing an Optuna
         # distribution sorts its fields and showed up in profiles of the suggest path.
         self._maps: dict[str, list[tuple[BaseDistribution, str, ActionMap]]] = {}
         self._names: dict[str, LayerName | None] = {}
+        self._decision_objects: dict[tuple[str, int | None], Decision] = {}
         # Consumption of finished trials: every number below _next is consumed; _done holds
         # consumed numbers at or above it (trials that finished out of order).
         self._next = 0
@@ -262,9 +266,12 @@ class RLNASSampler(BaseSampler):
             state = self._open(trial)
             # Parameters set without us (fixed, enqueued, single-valued) since the last call are
             # fed to the LSTM first, so this decision is conditioned on them.
-            for name, value in trial.params.items():
-                if name not in state.seen and name != param_name:
-                    self._step(state, name, trial.distributions[name], value=value)
+            params = trial.params
+            if len(params) > state.n_params:  # params only grow: look at the new ones only
+                for name in itertools.islice(params, state.n_params, None):
+                    if name not in state.seen and name != param_name:
+                        self._step(state, name, trial.distributions[name], value=params[name])
+                state.n_params = len(params)
             action = self._step(state, param_name, param_distribution)
             state.sampled.append(param_name)
             return self._lookup(param_name, param_distribution)[1].value(action, self._rng.rng)
@@ -285,6 +292,14 @@ class RLNASSampler(BaseSampler):
                     self._step(held, name, trial.distributions[name], value=value)
             if not held.names:
                 return
+            # What _replay would rebuild from storage for this trial, kept so that _learn need
+            # not: a process learns mostly from its own trials.
+            if len(self._finished) >= _MAX_OPEN_ROLLOUTS:
+                self._finished.pop(next(iter(self._finished)))
+            self._finished[_private.trial_id(trial)] = (
+                tuple(held.rollout.decisions),
+                tuple(held.rollout.actions),
+            )
             record = {
                 "decisions": held.names,
                 "actions": held.rollout.actions,
@@ -330,7 +345,13 @@ class RLNASSampler(BaseSampler):
         """The controller's key for (name, distribution) and its action map."""
         variants = self._maps.setdefault(name, [])
         for known, key, actions in variants:
-            if known is distribution or known == distribution:
+            # Equal fields imply Optuna's equality (which also equates NaN choices, so it stays
+            # the fallback); comparing fields first skips its per-choice isinstance calls.
+            if (
+                known is distribution
+                or (type(known) is type(distribution) and known.__dict__ == distribution.__dict__)
+                or known == distribution
+            ):
                 return key, actions
         # A name whose range changed between trials gets a head of its own per range.
         key = name if not variants else f"{name}#{distribution!r}"
@@ -344,8 +365,9 @@ class RLNASSampler(BaseSampler):
         distribution: BaseDistribution,
         anchors: dict[tuple[str, int], int],
         step: int,
-    ) -> Decision:
-        """The controller's decision for ``name`` at ``step``; updates the layer anchors."""
+    ) -> tuple[Decision, ActionMap]:
+        """The controller's decision for ``name`` at ``step``, and its action map; updates the
+        layer anchors."""
         key, actions = self._lookup(name, distribution)
         if name not in self._names:
             self._names[name] = parse_param_name(name)
@@ -357,7 +379,11 @@ class RLNASSampler(BaseSampler):
                 source = anchors.get((parsed.scope, parsed.skip_source))
             # The anchor of a layer is its latest step (Sec. 3.3).
             anchors[(parsed.scope, parsed.layer)] = step
-        return Decision(key, actions.n_actions, source)
+        decision = self._decision_objects.get((key, source))
+        if decision is None:  # immutable, so one object per (key, source) serves every trial
+            decision = Decision(key, actions.n_actions, source)
+            self._decision_objects[(key, source)] = decision
+        return decision, actions
 
     def _step(
         self,
@@ -370,12 +396,11 @@ class RLNASSampler(BaseSampler):
         state.seen.add(name)
         if distribution.single():
             return 0  # nothing to decide
-        decision = self._decision(name, distribution, state.anchors, len(state.names))
+        decision, actions = self._decision(name, distribution, state.anchors, len(state.names))
         state.names.append(name)
         if value is _DRAW:
             return state.rollout.step(decision, rng=self._rng.rng)
-        action = self._lookup(name, distribution)[1].action(value)
-        return state.rollout.step(decision, action=action)
+        return state.rollout.step(decision, action=actions.action(value))
 
     # ------------------------------------------------------------------ learning
     def _learn(self, study: Study) -> None:
@@ -389,9 +414,10 @@ class RLNASSampler(BaseSampler):
         for trial in fresh:
             self._done.add(trial.number)
             self._n_consumed += 1
+            own = self._finished.pop(_private.trial_id(trial), None)
             reward = self._reward(study, trial)
             if reward is not None:
-                sequence = self._replay(trial)
+                sequence = own or self._replay(trial)
                 if sequence is not None:
                     record = trial.system_attrs.get(TRIAL_KEY)
                     old = record.get("log_prob") if isinstance(record, dict) else None
@@ -451,8 +477,8 @@ class RLNASSampler(BaseSampler):
             if distribution.single():
                 continue
             kept.append(name)
-            decisions.append(self._decision(name, distribution, anchors, len(decisions)))
-            action_map = self._lookup(name, distribution)[1]
+            decision, action_map = self._decision(name, distribution, anchors, len(decisions))
+            decisions.append(decision)
             if recorded is not None and len(recorded) == len(names):
                 action = int(recorded[len(actions)])
                 if not 0 <= action < action_map.n_actions:
