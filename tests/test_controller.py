@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -117,6 +119,27 @@ def test_same_seed_same_weights_whatever_the_order() -> None:
     a.register(Decision("x", 3)), a.register(Decision("y", 2))
     b.register(Decision("y", 2)), b.register(Decision("x", 3))
     assert torch.equal(a.head_weight[a.keys["x"]], b.head_weight[b.keys["x"]])
+
+
+def test_sampling_sees_each_update_but_a_running_rollout_keeps_its_policy() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    decisions = [Decision("a", 4), Decision("b", 4)]
+    trainer = Reinforce(controller, UpdateConfig(trials_per_update=1, learning_rate=0.5))
+    trainer.update([(decisions, [1, 3])], [0.0])  # sets the baseline
+    running = controller.rollout()
+    running.step(decisions[0], action=1)
+    unchanged = copy.deepcopy(controller)
+    trainer.update([(decisions, [1, 3])], [1.0])  # the fused Adam step: no version counter moves
+
+    fresh = controller.rollout()
+    fresh.step(decisions[0], action=1)
+    reference = unchanged.rollout()
+    reference.step(decisions[0], action=1)
+    assert fresh.distribution(decisions[1])[3] > reference.distribution(decisions[1])[3] + 0.05
+    # A child is drawn from one policy: the one its log-probability and update count describe.
+    np.testing.assert_allclose(
+        running.distribution(decisions[1]), reference.distribution(decisions[1]), rtol=1e-6
+    )
 
 
 def test_update_moves_a_bandit_toward_the_rewarded_arm() -> None:
