@@ -141,7 +141,7 @@ def test_overhead_short_setting_prints_table_with_ratios(capsys) -> None:
     overhead.main(["--trials", "30", "--storages", "memory", "--samplers", *samplers,
                    "--tpe-max-trials", "20"])
     text = capsys.readouterr().out
-    assert "| storage | trials | sampler | ms / trial | first 100 | last 100 |" in text
+    assert "| storage | trials | sampler | ms / trial | first 10% | last 10% |" in text
     assert text.count("| memory | ") == len(samplers)
     assert "| memory | 20 (capped) | tpe |" in text
     assert "| memory | 30 | random | " in text and "| 1.0 |" in text  # random's own ratio
