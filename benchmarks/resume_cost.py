@@ -122,10 +122,10 @@ def _bulk_copy(storage, study_id: int, trials: list[optuna.trial.FrozenTrial]) -
 def _by_key(controller: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Parameters by name, heads by decision key (their index order may differ)."""
     heads = ("decision_embedding", "action_embedding", "head_weight", "head_bias")
-    out = {k: v for k, v in controller.named_parameters() if k.split(".")[0] not in heads}
-    for key, i in controller.keys.items():
-        for table in heads:
-            out[f"{table}[{key}]"] = getattr(controller, table)[i]
+    out = {k: v for k, v in controller.named_parameters() if k not in heads}
+    for key in controller.keys:
+        for table, rows in zip(heads, controller.head(key)):
+            out[f"{table}[{key}]"] = rows
     return out
 
 

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from optuna_rlnas._rollout import Rollout
 
 _F = TypeVar("_F", bound=Callable)
+_TABLES = ("decision_embedding", "action_embedding", "head_weight", "head_bias")
 
 
 @contextlib.contextmanager
@@ -166,7 +167,6 @@ class Controller(nn.Module):
         super().__init__()
         self.config = config or ControllerConfig()
         self.seed = int(seed)
-        self.generation = 0  # see weights_changed
         hidden = self.config.hidden_size
         generator = self._generator("core")
         self.lstm = nn.LSTM(hidden, hidden, num_layers=self.config.num_layers, batch_first=True)
@@ -177,22 +177,18 @@ class Controller(nn.Module):
         self.v = nn.Linear(hidden, 1, bias=False)
         self._uniform_(list(self.parameters()), generator)
 
-        self.keys: dict[str, int] = {}  # decision key -> index in the lists below
+        # The decisions' parameters, in the order the decisions were first seen: decision i owns
+        # row i of decision_embedding and rows offsets[i] : offsets[i] + n_actions[i] of the
+        # three action tables (its action embeddings and its softmax head). One table per kind,
+        # not one tensor per decision: the update's cost grows with the number of tensors.
+        self.keys: dict[str, int] = {}  # decision key -> index
         self.n_actions: list[int] = []
-        self.decision_embedding = nn.ParameterList()  # (hidden,) each: "which decision now"
-        self.action_embedding = nn.ParameterList()  # (n_actions, hidden): fed to the next step
-        self.head_weight = nn.ParameterList()  # (n_actions, hidden)
-        self.head_bias = nn.ParameterList()  # (n_actions,)
-        self.decision_params: list[tuple[nn.Parameter, ...]] = []
-
-    def weights_changed(self) -> None:
-        """Say that the weights changed in place where torch's version counters do not see it.
-
-        The sampling path (``_rollout.py``) keeps a numpy copy of the weights and renews it when
-        a version counter moves, which ``copy_``, ``mul_`` and most optimizers do. A fused
-        optimizer step does not, so its caller must call this.
-        """
-        self.generation += 1
+        self.offsets: list[int] = []
+        self.decision_embedding = nn.Parameter(torch.empty(0, hidden))  # "which decision now"
+        self.action_embedding = nn.Parameter(torch.empty(0, hidden))  # fed to the next step
+        self.head_weight = nn.Parameter(torch.empty(0, hidden))  # softmax heads (Sec. 3.1)
+        self.head_bias = nn.Parameter(torch.empty(0))
+        self.generation = 0  # bumped when a new decision replaces the tables (see _rollout.py)
 
     # ---------------------------------------------------------------- decisions
     def register(self, decision: Decision) -> int:
@@ -206,36 +202,38 @@ class Controller(nn.Module):
                 )
             return index
         hidden, n = self.config.hidden_size, decision.n_actions
-        params = [
-            nn.Parameter(torch.empty(hidden)),
-            nn.Parameter(torch.empty(n, hidden)),
-            nn.Parameter(torch.empty(n, hidden)),
-            nn.Parameter(torch.empty(n)),
-        ]
-        self._uniform_(params, self._generator(decision.key))
-        device = self.start.device
-        self.decision_embedding.append(params[0].to(device))
-        self.action_embedding.append(params[1].to(device))
-        self.head_weight.append(params[2].to(device))
-        self.head_bias.append(params[3].to(device))
+        rows = [torch.empty(1, hidden), torch.empty(n, hidden), torch.empty(n, hidden)]
+        rows.append(torch.empty(n))
+        self._uniform_(rows, self._generator(decision.key))
+        with torch.no_grad():
+            for name, new in zip(_TABLES, rows):
+                table = getattr(self, name)
+                grown = torch.cat([table.detach(), new.to(table.device)])
+                setattr(self, name, nn.Parameter(grown))
         self.keys[decision.key] = len(self.n_actions)
+        self.offsets.append(self.offsets[-1] + self.n_actions[-1] if self.offsets else 0)
         self.n_actions.append(n)
-        # The same four tensors without ParameterList's per-access overhead (sampling hot path).
-        self.decision_params.append(
-            (
-                self.decision_embedding[-1],
-                self.action_embedding[-1],
-                self.head_weight[-1],
-                self.head_bias[-1],
-            )
-        )
+        self.generation += 1
         return self.keys[decision.key]
+
+    def head(self, key: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Views of one decision's rows: (decision embedding, action embeddings, head weight,
+        head bias), of shapes (hidden,), (n_actions, hidden), (n_actions, hidden), (n_actions,).
+        """
+        i = self.keys[key]
+        rows = slice(self.offsets[i], self.offsets[i] + self.n_actions[i])
+        return (
+            self.decision_embedding[i],
+            self.action_embedding[rows],
+            self.head_weight[rows],
+            self.head_bias[rows],
+        )
 
     def _generator(self, name: str) -> torch.Generator:
         digest = hashlib.sha256(f"{self.seed}:{name}".encode()).digest()
         return torch.Generator().manual_seed(int.from_bytes(digest[:8], "little"))
 
-    def _uniform_(self, params: list[nn.Parameter], generator: torch.Generator) -> None:
+    def _uniform_(self, params: list[torch.Tensor], generator: torch.Generator) -> None:
         # "weights initialized uniformly between -0.08 and 0.08" (Sec. 4.1).
         r = self.config.init_range
         with torch.no_grad():
@@ -292,11 +290,10 @@ class Controller(nn.Module):
 
         # Inputs: start, then the embedding of each previous action (Sec. 3.1), plus the
         # embedding of the decision being made.
-        embeddings, action_rows, _, _ = zip(*self.decision_params)
-        offsets = torch.tensor([0] + self.n_actions[:-1], device=index.device).cumsum(0)
-        previous = torch.cat(action_rows)[offsets[index[:, :-1]] + action[:, :-1]]
+        offsets = torch.tensor(self.offsets, device=index.device)
+        previous = self.action_embedding[offsets[index[:, :-1]] + action[:, :-1]]
         first = self.start.expand(len(sequences), 1, self.config.hidden_size)
-        x = torch.cat([first, previous], dim=1) + torch.stack(embeddings)[index]
+        x = torch.cat([first, previous], dim=1) + self.decision_embedding[index]
         out, _ = self.lstm(x)  # (batch, steps, hidden)
 
         step_logp, step_entropy = self._softmax_terms(out, index, action, offsets)
@@ -348,12 +345,11 @@ class Controller(nn.Module):
         Each step reads only its own head's rows, padded to the widest head in the batch, so
         the cost grows with the widest decision, not with the number of decisions.
         """
-        _, _, head_rows, bias_rows = zip(*self.decision_params)
         n_actions = torch.tensor(self.n_actions, device=index.device)[index]
         slot = torch.arange(int(n_actions.max()), device=index.device)
         in_head = slot < n_actions.unsqueeze(-1)  # (batch, steps, width)
         rows = torch.where(in_head, offsets[index].unsqueeze(-1) + slot, 0)
-        weight, bias = torch.cat(head_rows)[rows], torch.cat(bias_rows)[rows]
+        weight, bias = self.head_weight[rows], self.head_bias[rows]
         logits = (weight * out.unsqueeze(2)).sum(-1) + bias
         logits = self._shape_logits(logits).masked_fill(~in_head, -math.inf)
         log_probs = torch.log_softmax(logits, dim=-1)

@@ -120,13 +120,85 @@ class UpdateConfig:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def _adam(params: list[torch.nn.Parameter], lr: float) -> torch.optim.Adam:
-    """Adam over the controller's many small tensors (4 per decision): the fused kernel makes one
-    pass over all of them, about 3x faster on CPU than ``foreach`` (benchmarks/overhead.py)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except RuntimeError:  # a torch without the fused kernel for this device
-        return torch.optim.Adam(params, lr=lr, foreach=True)
+@dataclass
+class _AdamState:
+    exp_avg: torch.Tensor
+    exp_avg_sq: torch.Tensor
+    steps: int | torch.Tensor  # one count for the tensor, or one per row (float64) once it grew
+
+
+class _Adam:
+    """Adam (Kingma & Ba 2015, Algorithm 1; torch's defaults), with a step count per row.
+
+    The controller keeps every decision's parameters in shared tables that grow when a new
+    decision is first seen (define-by-run). A step count per row gives each decision's rows the
+    bias correction of an Adam started when the decision appeared, as if each had tensors of
+    its own; with one count per table, a head created after many updates would take its first
+    steps about 3x larger than the ones before it did. A tensor whose rows share one count (all
+    of them, until a table grows after an update) takes torch's own arithmetic, through the
+    ``torch._foreach_*`` kernels that ``torch.optim.Adam`` uses.
+
+    Example:
+        >>> layer = torch.nn.Linear(2, 1)
+        >>> adam = _Adam(layer, lr=0.1)
+        >>> layer(torch.ones(2)).sum().backward()
+        >>> adam.step()
+    """
+
+    def __init__(
+        self, module: torch.nn.Module, lr: float, betas=(0.9, 0.999), eps: float = 1e-8
+    ) -> None:
+        self.module, self.lr, self.betas, self.eps = module, lr, betas, eps
+        self.state: dict[str, _AdamState] = {}
+
+    def zero_grad(self) -> None:
+        for p in self.module.parameters():
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        beta1, beta2 = self.betas
+        # As torch's Adam, a tensor without a gradient is left alone, its state included.
+        named = [(n, p) for n, p in self.module.named_parameters() if p.grad is not None]
+        params, grads = [p for _, p in named], [p.grad for _, p in named]
+        states = [self._state(name, p) for name, p in named]
+        exp_avgs, exp_avg_sqs = [s.exp_avg for s in states], [s.exp_avg_sq for s in states]
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
+        uniform = []
+        for p, state in zip(params, states):
+            state.steps += 1
+            if isinstance(state.steps, int):
+                uniform.append((p, state))
+                continue
+            per_row = state.steps.view((-1,) + (1,) * (p.dim() - 1))
+            step_size = (self.lr / (1 - beta1**per_row)).to(p.dtype)
+            bias_correction2_sqrt = (1 - beta2**per_row).sqrt().to(p.dtype)
+            denom = (state.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
+            p.sub_(step_size * state.exp_avg / denom)
+        if uniform:
+            denoms = torch._foreach_sqrt([s.exp_avg_sq for _, s in uniform])
+            torch._foreach_div_(denoms, [(1 - beta2**s.steps) ** 0.5 for _, s in uniform])
+            torch._foreach_add_(denoms, self.eps)
+            step_sizes = [-self.lr / (1 - beta1**s.steps) for _, s in uniform]
+            exp_avgs = [s.exp_avg for _, s in uniform]
+            torch._foreach_addcdiv_([p for p, _ in uniform], exp_avgs, denoms, step_sizes)
+
+    def _state(self, name: str, p: torch.Tensor) -> _AdamState:
+        state = self.state.get(name)
+        if state is None:
+            state = self.state[name] = _AdamState(torch.zeros_like(p), torch.zeros_like(p), 0)
+        elif state.exp_avg.shape != p.shape:  # a table grew: its new rows start from zero
+            rows = state.exp_avg.shape[0]
+            grown = _AdamState(torch.zeros_like(p), torch.zeros_like(p), state.steps)
+            grown.exp_avg[:rows], grown.exp_avg_sq[:rows] = state.exp_avg, state.exp_avg_sq
+            if not isinstance(state.steps, int) or state.steps > 0:
+                steps = torch.zeros(p.shape[0], dtype=torch.float64, device=p.device)
+                steps[:rows] = state.steps
+                grown.steps = steps
+            state = self.state[name] = grown
+        return state
 
 
 class Reinforce:
@@ -144,24 +216,12 @@ class Reinforce:
     def __init__(self, controller: Controller, config: UpdateConfig | None = None) -> None:
         self.controller = controller
         self.config = config or UpdateConfig()
-        self.optimizer = _adam(list(controller.parameters()), self.config.learning_rate)
-        self._n_decisions = len(controller.decision_params)  # heads the optimizer holds
+        self.optimizer = _Adam(controller, self.config.learning_rate)
         self.baseline: float | None = None
         self.reward_var: float | None = None
         self.n_updates = 0
         self.n_rewards = 0
         self._queue: list[tuple[float, int, Sequence_]] = []  # min-heap of the best children
-
-    def _sync_optimizer(self) -> None:
-        # Heads created since the last update join the optimizer (define-by-run, Sec. 3.1 note).
-        if len(self.controller.decision_params) == self._n_decisions:
-            return  # no new head: skip listing every parameter
-        self._n_decisions = len(self.controller.decision_params)
-        known = {id(p) for group in self.optimizer.param_groups for p in group["params"]}
-        new = [p for p in self.controller.parameters() if id(p) not in known]
-        # Into the one group (Adam's state is created per tensor at its first step): a group per
-        # batch of new heads would add a pass of the optimizer's Python loop each.
-        self.optimizer.param_groups[0]["params"].extend(new)
 
     def update(
         self,
@@ -176,10 +236,6 @@ class Reinforce:
                 f"{len(sequences)} sequences and {len(rewards)} rewards."
             )
         cfg = self.config
-        for d, _ in sequences:  # register heads before the optimizer sees them
-            for decision in d:
-                self.controller.register(decision)
-        self._sync_optimizer()
         reward = torch.tensor(rewards, dtype=torch.float32)
         if self.baseline is None:
             self.baseline = float(reward.mean())
@@ -243,7 +299,6 @@ class Reinforce:
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        self.controller.weights_changed()  # the fused step leaves torch's version counters
         return loss, entropy
 
     def _push_queue(self, sequences: Sequence[Sequence_], rewards: Sequence[float]) -> None:

@@ -2,8 +2,8 @@
 
 Sampling needs no gradient, and at 35 units a torch call costs more in dispatch than in maths:
 the same step in numpy on a float32 copy of the weights (torch's precision, and twice as fast
-as float64 in numpy's tanh and products) is several times faster, and it keeps
-the sampler's hot path off torch's thread pool. ``Controller.score`` (torch, with gradients) is
+as float64 in numpy's tanh and products) is several times faster, and it keeps the sampler's
+hot path off torch's thread pool. ``Controller.score`` (torch, with gradients) is
 the reference; ``tests/test_controller.py`` checks that both give the same probabilities.
 
 Each numpy call costs about a microsecond whatever its size at this scale, so the step is
@@ -14,10 +14,8 @@ four gates, and the softmax of a few actions is done once and read twice (draw a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._controller import Decision
@@ -25,18 +23,13 @@ from optuna_rlnas._controller import Decision
 _ONE = np.ones(1, dtype=np.float32)  # appended to [x; h] so that the bias rides in the gate matrix
 
 
-def _log_sigmoid(x: float) -> float:
-    # log(1 / (1 + e^-x)), without overflow for large |x|.
-    return -math.log1p(math.exp(-x)) if x >= 0 else x - math.log1p(math.exp(x))
-
-
 class _Weights:
     """A float32 copy of the controller's weights, renewed when torch changes them.
 
-    Staleness is read from torch's per-tensor version counters (bumped by in-place updates such
-    as ``copy_`` and ``mul_``) and from ``Controller.generation`` (bumped after the fused
-    optimizer step, which the counters miss). A rollout holds one copy from its first step to
-    its last: a child is drawn from one policy, the one its recorded log-probability and update
+    Staleness is read from torch's per-tensor version counters (bumped by every in-place
+    update: optimizer steps, ``copy_``, ``mul_``) and from ``Controller.generation`` (bumped when
+    a new decision replaces the tables). A rollout holds one copy from its first step to its
+    last: a child is drawn from one policy, the one its recorded log-probability and update
     count describe, even if another thread updates the controller meanwhile.
     """
 
@@ -48,12 +41,11 @@ class _Weights:
             for k in range(config.num_layers)
             for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
         ]
-        core = [c.start, c.w_prev.weight, c.w_curr.weight, c.v.weight, *lstm]
-        heads = [p for params in c.decision_params for p in params]
+        tables = [c.decision_embedding, c.action_embedding, c.head_weight, c.head_bias]
         self._generation = c.generation
-        self._tracked = core + heads
+        self._tracked = [c.start, c.w_prev.weight, c.w_curr.weight, c.v.weight, *lstm, *tables]
         self._versions = [p._version for p in self._tracked]
-        arrays = _copy(self._tracked)
+        arrays = [p.detach().cpu().float().numpy().copy() for p in self._tracked]
         self.start, self.w_prev, self.w_curr, v = arrays[:4]
         self.v = v[0]
         hidden = config.hidden_size
@@ -69,45 +61,26 @@ class _Weights:
             self.layers.append(gates * scale)
         self.inverse_temperature = 1.0 / config.temperature
         self.tanh_constant = config.tanh_constant
-        self._decisions = [self._head(*arrays[i : i + 4]) for i in range(len(core), len(arrays), 4)]
-        self._late: dict[int, tuple[int, ...]] = {}  # heads created after this copy: versions
-
-    def _head(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-        # The head is divided by the temperature here, once, rather than at every step.
-        embedding, actions, head_w, head_b = arrays
-        t = self.inverse_temperature
-        return (embedding, actions, head_w * t, head_b * t) if t != 1.0 else arrays
+        # The heads are divided by the temperature here, once, rather than at every step.
+        embedding, actions, head_w, head_b = arrays[-4:]
+        head_w, head_b = head_w * self.inverse_temperature, head_b * self.inverse_temperature
+        self._decisions = []  # per decision: views of its rows
+        for i, (start, n) in enumerate(zip(c.offsets, c.n_actions)):
+            rows = slice(start, start + n)
+            self._decisions.append((embedding[i], actions[rows], head_w[rows], head_b[rows]))
 
     def fresh(self) -> bool:
         if self.controller.generation != self._generation:
             return False
-        if [p._version for p in self._tracked] != self._versions:
-            return False
-        params = self.controller.decision_params
-        return all(
-            versions == tuple(p._version for p in params[index])
-            for index, versions in self._late.items()
-        )
+        return self._versions == [p._version for p in self._tracked]
 
     def decision(self, index: int) -> tuple[np.ndarray, ...]:
         """(decision embedding, action embeddings, head weight, head bias) of one decision."""
-        while len(self._decisions) <= index:  # a head created after this copy was taken
-            late = len(self._decisions)
-            params = self.controller.decision_params[late]
-            self._late[late] = tuple(p._version for p in params)
-            self._decisions.append(self._head(*_copy(params)))
+        if index >= len(self._decisions):
+            # A head created after this copy was taken, met by a rollout still running: its
+            # rows are read now; the rest of the policy stays the one the rollout started with.
+            self._decisions.extend(_Weights(self.controller)._decisions[len(self._decisions) :])
         return self._decisions[index]
-
-
-def _copy(tensors: Sequence[torch.Tensor]) -> list[np.ndarray]:
-    """float32 numpy copies of many small tensors, through one conversion instead of one each."""
-    with torch.no_grad():
-        flat = torch.cat([t.reshape(-1) for t in tensors]).float().cpu().numpy()
-    arrays, start = [], 0
-    for t in tensors:
-        arrays.append(flat[start : start + t.numel()].reshape(t.shape))
-        start += t.numel()
-    return arrays
 
 
 def weights(controller: Controller) -> _Weights:
@@ -138,7 +111,7 @@ class Rollout:
         self._outputs: list[np.ndarray] = []
         self._input: tuple[int, int] | None = None  # (decision index, action) of the last step
         self._weights: _Weights | None = None  # taken at the first step, kept to the last
-        self._pending: tuple[Decision, np.ndarray, np.ndarray, list, list] | None = None
+        self._pending: tuple | None = None  # what _policy computed for the next decision
 
     def distribution(self, decision: Decision) -> np.ndarray:
         """Probabilities of ``decision``'s actions at the current step."""
@@ -180,8 +153,9 @@ class Rollout:
             logit *= w.inverse_temperature
             if w.tanh_constant is not None:
                 logit = w.tanh_constant * math.tanh(logit)
-            # As logits (0, logit): softmax([0, logit]) = [1 - sigmoid(logit), sigmoid(logit)].
-            logits = np.array([0.0, logit])
+            # As logits (0, logit): softmax([0, logit]) = [1 - sigmoid(logit), sigmoid(logit)];
+            # shifted by their maximum so that exp cannot overflow.
+            logits = np.array([0.0, logit]) - max(0.0, logit)
         else:
             logits = head_w @ x + head_b  # already divided by the temperature
             if w.tanh_constant is not None:

@@ -13,6 +13,7 @@ from optuna_rlnas import ControllerConfig
 from optuna_rlnas import Decision
 from optuna_rlnas import Reinforce
 from optuna_rlnas import UpdateConfig
+from optuna_rlnas._reinforce import _Adam
 
 
 def _layered(n_layers: int) -> list[Decision]:
@@ -57,7 +58,7 @@ def test_sample_frequencies_follow_the_policy() -> None:
     controller = Controller(ControllerConfig.paper(), seed=0)  # plain softmax of the logits
     with torch.no_grad():  # make the first decision's head strongly prefer action 2
         controller.register(Decision("x", 3))
-        controller.head_bias[0].copy_(torch.tensor([0.0, 0.0, 2.0]))
+        controller.head("x")[3].copy_(torch.tensor([0.0, 0.0, 2.0]))  # its bias
     rng = np.random.RandomState(1)
     draws = [controller.sample([Decision("x", 3)], rng)[0][0] for _ in range(3000)]
     expected = np.exp([0.0, 0.0, 2.0]) / np.exp([0.0, 0.0, 2.0]).sum()
@@ -118,7 +119,8 @@ def test_same_seed_same_weights_whatever_the_order() -> None:
     a, b = Controller(seed=7), Controller(seed=7)
     a.register(Decision("x", 3)), a.register(Decision("y", 2))
     b.register(Decision("y", 2)), b.register(Decision("x", 3))
-    assert torch.equal(a.head_weight[a.keys["x"]], b.head_weight[b.keys["x"]])
+    for mine, theirs in zip(a.head("x"), b.head("x")):
+        assert torch.equal(mine, theirs)
 
 
 def test_sampling_sees_each_update_but_a_running_rollout_keeps_its_policy() -> None:
@@ -129,7 +131,7 @@ def test_sampling_sees_each_update_but_a_running_rollout_keeps_its_policy() -> N
     running = controller.rollout()
     running.step(decisions[0], action=1)
     unchanged = copy.deepcopy(controller)
-    trainer.update([(decisions, [1, 3])], [1.0])  # the fused Adam step: no version counter moves
+    trainer.update([(decisions, [1, 3])], [1.0])
 
     fresh = controller.rollout()
     fresh.step(decisions[0], action=1)
@@ -140,6 +142,34 @@ def test_sampling_sees_each_update_but_a_running_rollout_keeps_its_policy() -> N
     np.testing.assert_allclose(
         running.distribution(decisions[1]), reference.distribution(decisions[1]), rtol=1e-6
     )
+
+
+class _Table(torch.nn.Module):
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.table = torch.nn.Parameter(torch.linspace(-1, 1, rows * 3).reshape(rows, 3))
+
+
+def test_adam_is_torch_adam_with_a_step_count_per_row() -> None:
+    ours_module, torch_module = _Table(2), _Table(2)
+    ours = _Adam(ours_module, lr=0.1)
+    reference = torch.optim.Adam(torch_module.parameters(), lr=0.1)
+    grads = torch.randn(6, 2, 3, generator=torch.Generator().manual_seed(0))
+    for g in grads:  # six steps on the same gradients
+        ours_module.table.grad, torch_module.table.grad = g.clone(), g.clone()
+        ours.step(), reference.step()
+    torch.testing.assert_close(ours_module.table, torch_module.table)
+
+    # Rows added later (a new decision) move as a fresh Adam would move them.
+    new_rows = torch.tensor([[0.5, -0.5, 0.0]])
+    ours_module.table = torch.nn.Parameter(torch.cat([ours_module.table.detach(), new_rows]))
+    fresh = torch.nn.Parameter(new_rows.clone())
+    fresh_adam = torch.optim.Adam([fresh], lr=0.1)
+    for g in grads[:3]:
+        grad = torch.cat([g, g[:1]])
+        ours_module.table.grad, fresh.grad = grad, grad[2:].clone()
+        ours.step(), fresh_adam.step()
+    torch.testing.assert_close(ours_module.table[2:], fresh)
 
 
 def test_update_moves_a_bandit_toward_the_rewarded_arm() -> None:

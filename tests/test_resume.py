@@ -30,10 +30,10 @@ def make_sampler(seed: int = 7) -> RLNASSampler:
 def parameters(sampler: RLNASSampler) -> dict[str, torch.Tensor]:
     """The controller's parameters by name, heads by decision key (index order may differ)."""
     c = sampler.controller
-    out = {k: v.detach().clone() for k, v in c.named_parameters() if k.split(".")[0] not in HEADS}
-    for key, i in c.keys.items():
-        for table in HEADS:
-            out[f"{table}[{key}]"] = getattr(c, table)[i].detach().clone()
+    out = {k: v.detach().clone() for k, v in c.named_parameters() if k not in HEADS}
+    for key in c.keys:
+        for table, rows in zip(HEADS, c.head(key)):
+            out[f"{table}[{key}]"] = rows.detach().clone()
     return out
 
 
