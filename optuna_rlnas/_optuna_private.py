@@ -14,6 +14,14 @@ def all_trials(study: Study) -> list[FrozenTrial]:
     return study._get_trials(deepcopy=False, use_cache=True)
 
 
+def trial_by_number(study: Study, number: int) -> FrozenTrial:
+    """One trial of the study, read from storage (through the public storage API)."""
+    storage = study._storage
+    return storage.get_trial(
+        storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+    )
+
+
 def trial_id(trial: FrozenTrial) -> int:
     return trial._trial_id
 

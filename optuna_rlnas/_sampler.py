@@ -44,6 +44,7 @@ TRIAL_KEY = "rlnas:trial"  # system attr, JSON: decisions, actions, log_prob, en
 _MAX_OPEN_ROLLOUTS = 1024  # rollouts of trials that never reach after_trial are dropped past this
 _SKIP_CHOICES = ((False, True), (0, 1))
 _DRAW = object()  # marks a decision the controller draws rather than one forced to a value
+_DIRECT_READS = 2  # unconsumed trials read one by one before a trial; more: one bulk read
 
 RewardFn = Callable[[Any], float]
 
@@ -247,7 +248,7 @@ class RLNASSampler(BaseSampler):
     def before_trial(self, study: Study, trial: FrozenTrial) -> None:
         self._check_objectives(study)
         with self._lock:
-            self._learn(study)
+            self._learn(study, before=trial.number)
             self._open(trial)
 
     def sample_independent(
@@ -403,15 +404,13 @@ class RLNASSampler(BaseSampler):
         return state.rollout.step(decision, action=actions.action(value))
 
     # ------------------------------------------------------------------ learning
-    def _learn(self, study: Study) -> None:
-        """Consume the finished trials not consumed yet, in number order; update per batch."""
-        trials = _private.all_trials(study)
-        if trials and trials[-1].number != len(trials) - 1:
-            trials = sorted(trials, key=lambda t: t.number)
-        fresh = [
-            t for t in trials[self._next :] if t.state.is_finished() and t.number not in self._done
-        ]
-        for trial in fresh:
+    def _learn(self, study: Study, before: int | None = None) -> None:
+        """Consume the finished trials not consumed yet, in number order; update per batch.
+
+        ``before``: the number of the trial about to start, when known (every lower number
+        exists), which lets a few candidates be read one by one.
+        """
+        for trial in self._unconsumed(study, before):
             self._done.add(trial.number)
             self._n_consumed += 1
             own = self._finished.pop(_private.trial_id(trial), None)
@@ -433,6 +432,22 @@ class RLNASSampler(BaseSampler):
                 [r for _, _, r, _ in batch],
                 [old for _, _, _, old in batch],
             )
+
+    def _unconsumed(self, study: Study, before: int | None) -> list[FrozenTrial]:
+        """The finished trials not consumed yet, in number order."""
+        if before is not None:
+            candidates = [n for n in range(self._next, before) if n not in self._done]
+            if len(candidates) <= _DIRECT_READS:
+                # One by one: a bulk read copies and sorts every trial of the study (Optuna's
+                # cached RDB storage does), a cost that grows with the study.
+                trials = [_private.trial_by_number(study, n) for n in candidates]
+                return [t for t in trials if t.state.is_finished()]
+        trials = _private.all_trials(study)
+        if trials and trials[-1].number != len(trials) - 1:
+            trials = sorted(trials, key=lambda t: t.number)
+        return [
+            t for t in trials[self._next :] if t.state.is_finished() and t.number not in self._done
+        ]
 
     def _reward(self, study: Study, trial: FrozenTrial) -> float | None:
         if trial.state == TrialState.COMPLETE:

@@ -84,6 +84,19 @@ def test_skip_decisions_use_the_attention_path() -> None:
     assert torch.allclose(p1, p2)
 
 
+def test_huge_skip_logits_sample_without_overflow() -> None:
+    controller = Controller(ControllerConfig.paper(), seed=0)  # no tanh bound on the logits
+    decisions = _layered(3)
+    controller.sample(decisions, np.random.RandomState(0))  # registers every head
+    with torch.no_grad():
+        controller.v.weight.mul_(1e5)  # skip logits in the thousands: exp would overflow
+    with np.errstate(over="raise", invalid="raise"):
+        actions, log_prob, entropy = controller.sample(decisions, np.random.RandomState(1))
+    assert np.isfinite(log_prob) and np.isfinite(entropy)
+    reference = controller.score([(decisions, actions)])[0]
+    np.testing.assert_allclose(log_prob, float(reference.detach()), rtol=1e-4, atol=1e-4)
+
+
 def test_variable_length_and_conditional_sequences_share_heads() -> None:
     controller = Controller(ControllerConfig(), seed=0)
     rng = np.random.RandomState(0)

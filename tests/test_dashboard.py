@@ -83,7 +83,7 @@ def test_baseline_trace_replays_the_samplers_baseline(searched) -> None:
     # A reward after these would be measured against the current baseline.
     trace = baseline_trace([*rewards, 0.0], cfg.baseline_decay, cfg.trials_per_update)
     assert len(trace) == len(rewards) + 1
-    sampler.before_trial(study, study.trials[-1])  # consumes the finished trials, stores nothing
+    sampler.consume(study)  # consumes the finished trials, stores nothing
     assert trace[-1] == pytest.approx(sampler.baseline, rel=1e-6)
 
 
