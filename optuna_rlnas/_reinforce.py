@@ -134,9 +134,10 @@ class _Adam:
     decision is first seen (define-by-run). A step count per row gives each decision's rows the
     bias correction of an Adam started when the decision appeared, as if each had tensors of
     its own; with one count per table, a head created after many updates would take its first
-    steps about 3x larger than the ones before it did. A tensor whose rows share one count (all
-    of them, until a table grows after an update) takes torch's own arithmetic, through the
-    ``torch._foreach_*`` kernels that ``torch.optim.Adam`` uses.
+    step (1 - beta1) / sqrt(1 - beta2), about 3.2, times larger than the ones before it did.
+    A tensor whose rows share one count (all of them, until a table grows after an update)
+    takes torch's own arithmetic, through the ``torch._foreach_*`` kernels that
+    ``torch.optim.Adam`` uses.
 
     Example:
         >>> layer = torch.nn.Linear(2, 1)

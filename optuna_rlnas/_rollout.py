@@ -1,14 +1,14 @@
 """Sampling from the controller one decision at a time, in numpy.
 
 Sampling needs no gradient, and at 35 units a torch call costs more in dispatch than in maths:
-the same step in numpy on a float32 copy of the weights (torch's precision, and twice as fast
-as float64 in numpy's tanh and products) is several times faster, and it keeps the sampler's
-hot path off torch's thread pool. ``Controller.score`` (torch, with gradients) is
-the reference; ``tests/test_controller.py`` checks that both give the same probabilities.
+the same step in numpy on a float32 copy of the weights (torch's precision, and faster than
+float64 in numpy's tanh and products) is several times faster, and it keeps the sampler's hot
+path off torch's thread pool. ``Controller.score`` (torch, with gradients) is the reference;
+``tests/test_controller.py`` checks that both give the same probabilities.
 
-Each numpy call costs about a microsecond whatever its size at this scale, so the step is
-written to make few of them: the bias is folded into the gate matrix, one ``tanh`` serves all
-four gates, and the softmax of a few actions is done once and read twice (draw and entropy).
+At this size a numpy call costs more in dispatch than in arithmetic, so the step is written to
+make few of them: the bias is folded into the gate matrix, one ``tanh`` serves all four gates,
+and the softmax of a few actions is done once and read twice (draw and entropy).
 """
 
 from __future__ import annotations
