@@ -202,8 +202,8 @@ class Controller(nn.Module):
                 )
             return index
         hidden, n = self.config.hidden_size, decision.n_actions
-        rows = [torch.empty(1, hidden), torch.empty(n, hidden), torch.empty(n, hidden)]
-        rows.append(torch.empty(n))
+        # From a generator of its own key: the rows do not depend on when the decision appeared.
+        rows = [torch.empty(shape) for shape in ((1, hidden), (n, hidden), (n, hidden), (n,))]
         self._uniform_(rows, self._generator(decision.key))
         with torch.no_grad():
             for name, new in zip(_TABLES, rows):
