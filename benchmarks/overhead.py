@@ -7,11 +7,11 @@ The space has 30 decisions: 10 categoricals (5 choices), 10 integers and 10 floa
 on a log scale). The objective is trivial. The time inside the sampler is measured around every
 sampler hook (:class:`benchmarks.timing.TimedSampler`), so the objective and the storage calls
 Optuna makes outside the sampler are excluded; the storage reads the sampler makes itself
-(``study._get_trials``) are included. Per-trial time is also given over the first and the
-last tenth of the trials, to show whether it stays flat as the study grows. Ratios are against
-random search and TPE measured in the same run, same storage and same number of trials. TPE
-grows slower with trials; ``--tpe-max-trials`` caps it, and a capped row says so (its ratios
-then compare with fewer TPE trials, which understates TPE's cost).
+(the finished trials it learns from) are included. Per-trial time is also given over the
+first and the last tenth of the trials, to show whether it stays flat as the study grows.
+Ratios are against random search and TPE measured in the same run, same storage and same
+number of trials. TPE grows slower with trials; ``--tpe-max-trials`` caps it, and a capped row
+says so (its ratios then compare with fewer TPE trials, which understates TPE's cost).
 """
 
 from __future__ import annotations

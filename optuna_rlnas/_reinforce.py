@@ -153,8 +153,7 @@ class _Adam:
         self.state: dict[str, _AdamState] = {}
 
     def zero_grad(self) -> None:
-        for p in self.module.parameters():
-            p.grad = None
+        self.module.zero_grad(set_to_none=True)
 
     @torch.no_grad()
     def step(self) -> None:
