@@ -8,9 +8,6 @@ from optuna_rlnas._naming import parse_param_name
 from optuna_rlnas._naming import skip_param
 from optuna_rlnas._reinforce import Reinforce
 from optuna_rlnas._reinforce import UpdateConfig
-from optuna_rlnas._resume import finish_worker
-from optuna_rlnas._resume import record_worker_state
-from optuna_rlnas._resume import worker_states
 from optuna_rlnas._sampler import RLNASSampler
 from optuna_rlnas._sampler import paper_reward
 from optuna_rlnas.child import Architecture
@@ -34,9 +31,6 @@ __all__ = [
     "Decision",
     "RLNASSampler",
     "Reinforce",
-    "finish_worker",
-    "record_worker_state",
-    "worker_states",
     "UpdateConfig",
     "layer_param",
     "paper_reward",

@@ -22,7 +22,7 @@ import torch
 
 from optuna_rlnas import RLNASSampler
 from optuna_rlnas import UpdateConfig
-from optuna_rlnas import finish_worker
+from optuna_rlnas.storage import finish_worker
 from optuna_rlnas.storage import make_storage
 from optuna_rlnas.storage import mask_url
 from optuna_rlnas.storage import optimize

@@ -7,8 +7,8 @@ import pytest
 from _worker import last_json
 from _worker import spawn
 
-from optuna_rlnas import worker_states
 from optuna_rlnas.storage import make_storage
+from optuna_rlnas.storage import worker_states
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
