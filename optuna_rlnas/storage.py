@@ -184,7 +184,7 @@ def make_storage(
     Raises:
         ValueError: Invalid URL or arguments (the message masks the password).
         ImportError: The database driver is missing.
-        ConnectionError: The database cannot be reached.
+        ConnectionError: The database cannot be reached or read.
 
     Example:
         >>> import optuna
@@ -236,7 +236,7 @@ def make_storage(
                 time.sleep(0.5 + attempt)
             except SQLAlchemyError as e:
                 reason = database_error(e) or type(e).__name__
-                raise ConnectionError(f"cannot open storage {mask_url(url)}: {reason}") from None
+                raise ConnectionError(f"cannot open storage {mask_url(url)!r}: {reason}") from None
     raise AssertionError("unreachable")
 
 
