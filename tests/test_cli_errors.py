@@ -1,5 +1,5 @@
-"""Every row of the error table in ``docs/cli.md``, run: the exact line on stderr, exit status 2,
-no traceback, no file created or changed, no study changed.
+"""Every row of the error table in ``docs/cli.md``, run: the exact line on stderr, nothing on
+stdout, exit status 2, no traceback, no file created or changed, no study changed.
 
 The table is the test data, so the documentation and the behaviour cannot drift apart. Commands
 and messages use two placeholders: ``DIR``, a fresh folder holding the fixtures below (also the
@@ -124,7 +124,8 @@ def test_error_table_row(case, command, message, folder, busy_port, capsys, monk
         status = main(argv[1:])
     except SystemExit as exit:  # argparse's own errors exit from parse_args
         status = exit.code
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out == ""  # nothing before the error, such as a "serving on ..." line
     shown = err.replace(str(folder), "DIR").replace(str(busy_port), "PORT")
     assert status == 2, err
     assert "Traceback" not in err and SECRET not in err

@@ -102,13 +102,13 @@ def test_four_rlnas_search_workers_started_together(
     for trial in sorted(trials, key=lambda t: t.number):
         by_worker.setdefault(trial.user_attrs["worker"], []).append(trial)
     assert len(by_worker) == 4
+    sequences = {repr([t.params for t in ts]) for ts in by_worker.values()}
+    assert len(sequences) == 4  # no two workers drew the same children
     seeds = {w: {t.user_attrs["sampler_seed"] for t in ts} for w, ts in by_worker.items()}
     assert all(len(s) == 1 for s in seeds.values())
     assert len({next(iter(s)) for s in seeds.values()}) == 4
     if seeded:
         assert {next(iter(s)) for s in seeds.values()} == {0, 1, 2, 3}
-    sequences = {repr([t.params for t in ts]) for ts in by_worker.values()}
-    assert len(sequences) == 4  # no two workers drew the same children
 
 
 def _free_port() -> int:
