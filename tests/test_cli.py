@@ -289,3 +289,34 @@ def test_dashboard_serves_the_study_on_loopback(study_url, tmp_path) -> None:
         out, err = process.communicate(timeout=60)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+def _race_for_settings(url: str, study_name: str, n: int = 8) -> None:
+    """``n`` threads, one storage each, insert their own settings at once: one must win."""
+    import threading
+
+    from optuna_rlnas import _optuna_private
+    from optuna_rlnas.storage import make_storage
+
+    optuna.create_study(storage=make_storage(url), study_name=study_name, direction="maximize")
+    barrier = threading.Barrier(n)
+    won: list[int] = []
+
+    def insert(k: int) -> None:
+        study = optuna.load_study(study_name=study_name, storage=make_storage(url))
+        barrier.wait()
+        if _optuna_private.add_study_user_attr_if_absent(study, CONFIG_ATTR, {"worker": k}):
+            won.append(k)
+
+    threads = [threading.Thread(target=insert, args=(k,)) for k in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(won) == 1, won
+    stored = optuna.load_study(study_name=study_name, storage=url).user_attrs[CONFIG_ATTR]
+    assert stored == {"worker": won[0]}
+
+
+def test_settings_insert_has_one_winner_on_sqlite(tmp_path) -> None:
+    _race_for_settings(f"sqlite:///{tmp_path / 'race.db'}", "race")

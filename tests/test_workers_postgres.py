@@ -156,3 +156,9 @@ def test_plain_postgresql_url_opens_in_optuna_and_optuna_dashboard(
     finally:
         process.terminate()
         process.communicate(timeout=60)
+
+
+def test_settings_insert_has_one_winner_on_postgres(postgres_url: str, study_name: str) -> None:
+    from test_cli import _race_for_settings
+
+    _race_for_settings(postgres_url, study_name, n=16)
