@@ -45,10 +45,20 @@ def joined_line(study: optuna.Study) -> str:
     return f"joined study {study.study_name!r} with {_plural(len(trials), 'trial')}{detail}"
 
 
+def stale_trials(study: optuna.Study, storage: optuna.storages.RDBStorage) -> dict[int, float]:
+    """RUNNING trials whose worker has missed two heartbeats (likely dead): number -> seconds
+    since the last one. Empty without heartbeats (nothing to tell a live worker from a dead)."""
+    interval = storage.heartbeat_interval
+    if interval is None:
+        return {}
+    ages = _private.running_heartbeat_ages(study)
+    return {n: a for n, a in sorted(ages.items()) if a is not None and a > 2 * interval}
+
+
 def stale_line(
     study: optuna.Study, storage: optuna.storages.RDBStorage, max_retry: int
 ) -> str | None:
-    """RUNNING trials whose worker has missed two heartbeats: likely dead, and what happens."""
+    """One line on the stale trials and what happens to them; ``None`` if there are none."""
     interval = storage.heartbeat_interval
     if interval is None:
         running = [t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
@@ -58,21 +68,20 @@ def stale_line(
             f"{_plural(len(running), 'running trial')} ({_numbers(running)}) stay RUNNING if "
             "their workers are gone: heartbeats are off (--heartbeat-interval 0)"
         )
-    ages = _private.running_heartbeat_ages(study)
-    stale = sorted((n, a) for n, a in ages.items() if a is not None and a > 2 * interval)
+    stale = stale_trials(study, storage)
     if not stale:
         return None
     grace = storage.grace_period or 2 * interval
     fate = "failed and retried" if max_retry else "failed (not retried: --max-retry 0)"
-    oldest = max(a for _, a in stale)
     return (
-        f"{_plural(len(stale), 'stale trial')} ({_numbers([n for n, _ in stale])}, no heartbeat "
-        f"for up to {oldest:.0f} s) will be {fate} after the {grace} s grace period"
+        f"{_plural(len(stale), 'stale trial')} ({_numbers(list(stale))}, no heartbeat for up to "
+        f"{max(stale.values()):.0f} s) will be {fate} after the {grace} s grace period"
     )
 
 
-def retry_lines(study: optuna.Study, since: int, running_before: set[int]) -> list[str]:
-    """Trials retried since trial number ``since``; trials running before that failed unretried."""
+def retry_lines(study: optuna.Study, since: int, stale_before: set[int]) -> list[str]:
+    """Retries made since trial number ``since``, and the trials stale then that were failed
+    without a retry (``--max-retry`` reached)."""
     lines, retried = [], set()
     trials = study.get_trials(deepcopy=False)
     for trial in trials:
@@ -82,7 +91,7 @@ def retry_lines(study: optuna.Study, since: int, running_before: set[int]) -> li
             lines.append(
                 f"trial #{history[-1]} was retried as #{trial.number} (its heartbeat had stopped)"
             )
-    for number in sorted(running_before - retried):
+    for number in sorted(stale_before - retried):
         if trials[number].state == TrialState.FAIL:
             lines.append(f"trial #{number} was failed: its heartbeat had stopped (not retried)")
     return lines

@@ -7,9 +7,8 @@ changed. Passwords in storage URLs are never printed. Ctrl-C ends a search clean
 finished trial stays in the storage, the interrupted one is marked failed, and the exit status
 is 130. The table of errors, each produced by a test, is in ``docs/cli.md``.
 
-Vocabulary of what is printed: *validation accuracy* is what a child scores; a trial's *value*
-is what the objective returns (the validation accuracy, times the MnasNet cost factor with
-``--cost``); the *reward* is what the RL controller learns from (the value cubed, Sec. 4.1).
+Rooms: the study's settings and how a worker joins (``_cli_settings``), the one-line reports
+and their vocabulary (``_cli_report``), storage (``optuna_rlnas.storage``); here the commands.
 """
 
 from __future__ import annotations
@@ -104,9 +103,6 @@ def _may_hold_study(url: str) -> bool:
     return True
 
 
-# --- the study's settings -------------------------------------------------------------------
-
-
 # --- the worker -----------------------------------------------------------------------------
 
 
@@ -196,7 +192,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study, search, joined = open_study(storage, args, search, sampler, _make_pruner(args.pruner))
     n_before = len(study.trials)
-    running_before = {t.number for t in study.trials if t.state == TrialState.RUNNING}
+    stale_before = set(_report.stale_trials(study, storage))
     if joined:
         print(_report.joined_line(study))
     stale = _report.stale_line(study, storage, args.max_retry)
@@ -220,16 +216,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     elapsed, interrupted = _run(
         study, objective, sampler, args, with_cost=bool(search.config["cost"])
     )
-    if interrupted:
-        stopped = (
-            ""
-            if worker.current is None
-            else f": trial #{worker.current} was stopped and marked failed"
-        )
-        print(f"interrupted after {elapsed:.1f} s{stopped}; the finished trials are kept")
-    else:
+    if not interrupted:
         print(f"search took {elapsed:.1f} s")
-    for line in _report.retry_lines(study, n_before, running_before):
+    elif worker.current is None:  # Ctrl-C between two trials
+        print(f"interrupted after {elapsed:.1f} s; the finished trials are kept")
+    else:
+        print(
+            f"interrupted after {elapsed:.1f} s: trial #{worker.current} was stopped and marked "
+            "failed; the finished trials are kept"
+        )
+    for line in _report.retry_lines(study, n_before, stale_before):
         print(line)
     stale = _report.stale_line(study, storage, args.max_retry)
     if stale:
