@@ -250,7 +250,8 @@ def test_objective_shows_by_its_name(served, page) -> None:
 
 def test_trial_list_shows_the_architecture(served, page, tmp_path) -> None:
     base, ids = served
-    page.goto(f"{base}/dashboard/studies/{ids['rlnas']}/trials")
+    (best,) = json.loads(_get(f"{base}/api/studies/{ids['rlnas']}"))["best_trials"]
+    page.goto(f"{base}/dashboard/studies/{ids['rlnas']}/trials?numbers={best['number']}")
     attrs = page.get_by_text("User Attributes").first
     attrs.wait_for(timeout=60_000)
     body = page.locator("body")
