@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -335,7 +336,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         except ValueError:
             pass
 
-    dashboard = _dashboard_callbacks(sampler, args.dashboard_every)
+    dashboard = _dashboard_callbacks(study, sampler, args.dashboard_every, reward)
     interrupted = False
     start = time.perf_counter()
     try:
@@ -369,8 +370,23 @@ def cmd_search(args: argparse.Namespace) -> int:
     return 130 if interrupted else 0
 
 
-def _dashboard_callbacks(sampler: optuna.samplers.BaseSampler, every: int) -> list[Any]:
-    """The controller's figures for optuna-dashboard (docs/dashboard.md), when they can be drawn."""
+def _dashboard_callbacks(
+    study: optuna.Study, sampler: optuna.samplers.BaseSampler, every: int, reward: Any
+) -> list[Any]:
+    """Name the study's objective, then make the controller's figures for optuna-dashboard
+    (docs/dashboard.md) when they can be drawn.
+
+    ``reward`` is the objective's ``RewardConfig``: the name says what the value is, so that
+    optuna-dashboard and ``trials_dataframe`` show it instead of "Objective 0". A name already
+    set (by a user, or an earlier worker) is kept.
+    """
+    if study.metric_names is None:
+        name = "validation accuracy"  # RewardConfig's monitor, the best of the last epochs
+        if reward.cost is not None:  # MnasNet's soft constraint (docs/cli.md)
+            name += f" × ({reward.cost} / {reward.target:g})^{reward.weight:g}"
+        with warnings.catch_warnings():  # experimental in Optuna 5, and the name is all we set
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([name])
     try:
         from optuna_rlnas import RLNASSampler
         from optuna_rlnas.dashboard import DashboardCallback
@@ -456,13 +472,28 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     storage = make_storage(args.storage, must_exist=True)
     try:
         import optuna_dashboard
+        from optuna.artifacts import FileSystemArtifactStore
     except ImportError:
         raise CLIError(
             'the dashboard needs optuna-dashboard: pip install "optuna-rlnas[dashboard]"'
         ) from None
+    # The artifacts (saved models, architecture images) live in a folder of their own; with
+    # SQLite, by default <file stem>_artifacts next to the database file (docs/dashboard.md).
+    folder = args.artifact_dir
+    if folder is not None and not os.path.isdir(folder):
+        raise CLIError(f"--artifact-dir must be an existing folder, but got {folder!r}")
+    if folder is None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(args.storage)
+        if url.get_backend_name() == "sqlite" and url.database:
+            stem, _ = os.path.splitext(url.database)
+            folder = stem + "_artifacts" if os.path.isdir(stem + "_artifacts") else None
+    store = FileSystemArtifactStore(folder) if folder is not None else None
     print(f"dashboard of {mask_url(args.storage)} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
+    print(f"artifacts from {folder}" if folder else "no artifact folder (--artifact-dir)")
     try:
-        optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port)
+        optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port, artifact_store=store)
     except KeyboardInterrupt:
         pass
     except OSError as exc:
@@ -575,6 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = commands.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1")
     storage_args(d, study=False)
     d.add_argument("--port", type=_positive_int, default=8080, help="[%(default)s]")
+    d.add_argument("--artifact-dir", help="artifact folder [SQLite: <file stem>_artifacts]")
     d.set_defaults(handler=cmd_dashboard)
     return parser
 
