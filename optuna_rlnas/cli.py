@@ -21,6 +21,7 @@ import secrets
 import socket
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
@@ -213,9 +214,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     what = f"{search.datamodule.describe()}; {worker.describe(args.sampler)}"
     print(f"searching {what}; storage {mask_url(args.storage)}")
 
-    elapsed, interrupted = _run(
-        study, objective, sampler, args, with_cost=bool(search.config["cost"])
-    )
+    elapsed, interrupted = _run(study, objective, sampler, args, search.reward)
     if not interrupted:
         print(f"search took {elapsed:.1f} s")
     elif worker.current is None:  # Ctrl-C between two trials
@@ -239,8 +238,7 @@ def _run(
     objective: Callable[[Any], float],
     sampler: optuna.samplers.BaseSampler,
     args: argparse.Namespace,
-    *,
-    with_cost: bool,
+    reward: Any,
 ) -> tuple[float, bool]:
     """Run the trials with a progress bar; returns the seconds taken and whether Ctrl-C came."""
     log_filter = _DropInterruptTraceback()
@@ -248,7 +246,7 @@ def _run(
     for handler in handlers:
         handler.addFilter(log_filter)
     bar = _progress(args.n_trials)
-    best_key = "best_value" if with_cost else "best_acc"
+    best_key = "best_acc" if reward.cost is None else "best_value"
 
     def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         bar.update(1)
@@ -259,7 +257,7 @@ def _run(
         except ValueError:  # no complete trial yet
             pass
 
-    dashboard = _dashboard_callbacks(sampler, args.dashboard_every)
+    dashboard = _dashboard_callbacks(study, sampler, args.dashboard_every, reward)
     interrupted = False
     start = time.perf_counter()
     try:
@@ -286,9 +284,28 @@ def _run(
     return elapsed, interrupted
 
 
-def _dashboard_callbacks(sampler: optuna.samplers.BaseSampler, every: int) -> list[Any]:
-    """The controller's figures for optuna-dashboard (docs/dashboard.md), when they can be drawn."""
+def _name_value(study: optuna.Study, reward: Any) -> None:
+    """Name what the trials' value is, so that optuna-dashboard and ``trials_dataframe`` show it
+    instead of "Objective 0". ``reward`` is the objective's ``RewardConfig``. A name already set
+    (by a user, or an earlier worker) is kept."""
+    if study.metric_names is not None:
+        return
+    name = "validation accuracy"  # RewardConfig's monitor, the best of the last epochs
+    if reward.cost is not None:  # MnasNet's soft constraint (docs/cli.md)
+        name += f" × ({reward.cost} / {reward.target:g})^{reward.weight:g}"
+    with warnings.catch_warnings():  # experimental in Optuna 5, and the name is all we set
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([name])
+
+
+def _dashboard_callbacks(
+    study: optuna.Study, sampler: optuna.samplers.BaseSampler, every: int, reward: Any
+) -> list[Any]:
+    """Name the study's value (:func:`_name_value`), then make the controller's figures for
+    optuna-dashboard (docs/dashboard.md) when they can be drawn."""
     from optuna_rlnas import RLNASSampler
+
+    _name_value(study, reward)
 
     if not every or not isinstance(sampler, RLNASSampler):
         return []
@@ -373,18 +390,38 @@ def _check_port(port: int) -> None:
             ) from None
 
 
+def _artifact_folder(args: argparse.Namespace) -> str | None:
+    # The artifacts (saved models, architecture images) live in a folder of their own; with
+    # SQLite, by default <file stem>_artifacts next to the database file (docs/dashboard.md).
+    folder = args.artifact_dir
+    if folder is not None:
+        if not os.path.isdir(folder):
+            raise CLIError(f"--artifact-dir must be an existing folder, but got {folder!r}")
+        return folder
+    parsed = _check_url(args.storage)
+    path = _storage.sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
+    if path is None:
+        return None
+    default = os.path.splitext(path)[0] + "_artifacts"
+    return default if os.path.isdir(default) else None
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     _check_port(args.port)
+    folder = _artifact_folder(args)
     storage = make_storage(args.storage, must_exist=True)
     try:
         import optuna_dashboard
+        from optuna.artifacts import FileSystemArtifactStore
     except ImportError:
         raise CLIError(
             'the dashboard needs optuna-dashboard: pip install "optuna-rlnas[dashboard]"'
         ) from None
+    store = FileSystemArtifactStore(folder) if folder is not None else None
     print(f"dashboard of {mask_url(args.storage)} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
+    print(f"artifacts from {folder}" if folder else "no artifact folder (--artifact-dir)")
     try:
-        optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port)
+        optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port, artifact_store=store)
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # taken between the check and the server's start
@@ -521,6 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = commands.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1")
     storage_args(d, study=False)
     d.add_argument("--port", type=_integer(1, 65535), default=8080, help="[%(default)s]")
+    d.add_argument("--artifact-dir", help="artifact folder [SQLite: <file stem>_artifacts]")
     d.set_defaults(handler=cmd_dashboard)
     return parser
 
