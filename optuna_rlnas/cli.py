@@ -451,6 +451,10 @@ def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+_positive_int = _integer(1)
+_non_negative_int = _integer(0)
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -482,7 +486,6 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``rlnas`` argument parser."""
     parser = _Parser(prog="rlnas", description="Neural Architecture Search with RL, on Optuna.")
     commands = parser.add_subparsers(dest="command", metavar="{search,best,dashboard}")
-    positive, non_negative = _integer(1), _integer(0)
 
     def storage_args(p: argparse.ArgumentParser, study: bool = True) -> None:
         p.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL [%(default)s]")
@@ -492,9 +495,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = commands.add_parser("search", help="search architectures (joins an existing study)")
     s.add_argument("--dataset", choices=("digits", "fashion-mnist", "cifar10"), help="[digits]")
     s.add_argument("--data-dir", help="dataset folder (Fashion-MNIST: Debian's by default)")
-    s.add_argument("--n-trials", type=positive, default=20, help="[%(default)s]")
+    s.add_argument("--n-trials", type=_positive_int, default=20, help="[%(default)s]")
     s.add_argument("--timeout", type=_positive_float, help="stop after this many seconds")
-    s.add_argument("--epochs", type=positive, help="epochs per child [5]")
+    s.add_argument("--epochs", type=_positive_int, help="epochs per child [5]")
     s.add_argument("--sampler", choices=("rlnas", "tpe", "random"), default="rlnas")
     s.add_argument("--pruner", choices=("none", "median", "hyperband"), default="none")
     storage_args(s)
@@ -508,21 +511,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=_integer(0, 2**32 - 1),
         help="seeds the data split and each child (plus its trial number); a study setting [0]",
     )
-    s.add_argument("--train-subset", type=positive, help="train on this many images only")
+    s.add_argument("--train-subset", type=_positive_int, help="train on this many images only")
     s.add_argument("--val-size", type=_val_size, help="validation fraction (<1) or count")
-    s.add_argument("--batch-size", type=positive, help="[64]")
+    s.add_argument("--batch-size", type=_positive_int, help="[64]")
     s.add_argument("--lr", type=_positive_float, help="learning rate [0.003]")
-    s.add_argument("--num-layers", type=positive, help="child depth [6]")
+    s.add_argument("--num-layers", type=_positive_int, help="child depth [6]")
     s.add_argument("--filters", help="numbers of filters to choose from [24,36,48,64]")
     s.add_argument("--filter-sizes", help="filter heights and widths (odd) [1,3,5,7]")
     s.add_argument("--strides", help="stride choices, e.g. 1 to fix them [1,2,3]")
     s.add_argument("--activations", help="activation choices, e.g. relu,tanh,elu,gelu [relu]")
-    s.add_argument("--max-params", type=positive, help="prune children larger than this")
+    s.add_argument("--max-params", type=_positive_int, help="prune children larger than this")
     s.add_argument("--cost", choices=("params", "latency"), help="MnasNet value ACC*(cost/T)^w")
     s.add_argument("--target", type=_positive_float, help="the cost target T for --cost")
     s.add_argument(
         "--dashboard-every",
-        type=non_negative,
+        type=_non_negative_int,
         default=5,
         help="refresh the controller's figures in optuna-dashboard every N trials; 0: never "
         "[%(default)s]",
@@ -531,19 +534,19 @@ def build_parser() -> argparse.ArgumentParser:
     # older than the grace period, by the next worker that starts a trial, and retried.
     s.add_argument(
         "--heartbeat-interval",
-        type=non_negative,
+        type=_non_negative_int,
         default=30,
         help="seconds between heartbeats of a running trial; 0 turns them off [%(default)s]",
     )
     s.add_argument(
         "--grace-period",
-        type=positive,
+        type=_positive_int,
         default=120,
         help="seconds without a heartbeat before a trial is failed and retried [%(default)s]",
     )
     s.add_argument(
         "--max-retry",
-        type=non_negative,
+        type=_non_negative_int,
         default=3,
         help="retries of a trial whose worker died [%(default)s]",
     )
@@ -551,8 +554,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = commands.add_parser("best", help="retrain the best architecture and test it")
     storage_args(b)
-    b.add_argument("--epochs", type=positive, help="[as in the search]")
-    b.add_argument("--train-subset", type=non_negative, help="[as in the search; 0 = all images]")
+    b.add_argument("--epochs", type=_positive_int, help="[as in the search]")
+    b.add_argument(
+        "--train-subset", type=_non_negative_int, help="[as in the search; 0 = all images]"
+    )
     b.set_defaults(handler=cmd_best)
 
     d = commands.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1")
