@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import socket
 import time
@@ -210,8 +211,6 @@ def make_storage(
         kwargs["connect_args"] = {"connect_timeout": DEFAULT_CONNECT_TIMEOUT}
     kwargs.update(engine_kwargs or {})
 
-    from sqlalchemy.exc import IntegrityError
-    from sqlalchemy.exc import ProgrammingError
     from sqlalchemy.exc import SQLAlchemyError
 
     with warnings.catch_warnings():
@@ -225,19 +224,29 @@ def make_storage(
                     optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=max_retry)
                 ),
             }
-        for attempt in range(3):
+        attempts = 5
+        for attempt in range(attempts):
             try:
                 return RDBStorage(parsed.render_as_string(False), engine_kwargs=kwargs, **heartbeat)
-            except (IntegrityError, ProgrammingError):
-                # Workers that start together on an empty database race to create the tables;
-                # the losers see "duplicate key" or "already exists" and find them on a retry.
-                if attempt == 2:
-                    raise
-                time.sleep(0.5 + attempt)
             except SQLAlchemyError as e:
                 reason = database_error(e) or type(e).__name__
+                if attempt + 1 < attempts and _lost_creation_race(e, reason):
+                    time.sleep((attempt + 1) * (0.3 + 0.4 * random.random()))  # apart, jittered
+                    continue
                 raise ConnectionError(f"cannot open storage {mask_url(url)!r}: {reason}") from None
     raise AssertionError("unreachable")
+
+
+def _lost_creation_race(error: Exception, reason: str) -> bool:
+    # Workers that start together on an empty database race to create Optuna's tables; the
+    # losers see "duplicate key" (PostgreSQL), "table ... already exists" or "database is locked"
+    # (SQLite), and find the tables on a retry.
+    from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.exc import ProgrammingError
+
+    if isinstance(error, (IntegrityError, ProgrammingError)):
+        return True
+    return "already exists" in reason or "database is locked" in reason
 
 
 def optimize(
