@@ -30,6 +30,7 @@ import optuna
 from optuna.trial import TrialState
 
 from optuna_rlnas import _cli_report as _report
+from optuna_rlnas import _optuna_private as _private
 from optuna_rlnas import storage as _storage
 from optuna_rlnas._cli_settings import CONFIG_ATTR
 from optuna_rlnas._cli_settings import DEFAULT_STORAGE
@@ -137,7 +138,8 @@ class _Worker:
         # Without --seed, from the OS: workers started at the same moment still draw apart.
         self.seed = seed if seed is not None else secrets.randbits(32)
         self.id = f"{socket.gethostname()}:{os.getpid()}"
-        self.current: int | None = None  # the trial running now
+        self.current: int | None = None  # the trial whose objective runs now
+        self.last: int | None = None  # the last trial it started
 
     def describe(self, sampler: str) -> str:
         how = "" if self.seed_given else f", drawn: --seed {self.seed} repeats it"
@@ -145,7 +147,7 @@ class _Worker:
 
     def wrap(self, objective: Callable[[Any], float], split: str) -> Callable[[Any], float]:
         def run(trial: optuna.Trial) -> float:
-            self.current = trial.number
+            self.current = self.last = trial.number
             trial.set_user_attr("sampler_seed", self.seed)
             trial.set_user_attr("worker", self.id)
             trial.set_user_attr("data_split", split)
@@ -160,6 +162,20 @@ class _Worker:
             return result
 
         return run
+
+    def stop(self, study: optuna.Study) -> int | None:
+        """After Ctrl-C: the trial it stopped, now failed; ``None`` if it came between trials.
+
+        Ctrl-C while Optuna records a finished trial leaves that trial RUNNING (and Optuna 5
+        raises an ``UnboundLocalError`` from its error path): it is failed here, so that no
+        trial of this worker waits for the heartbeat check.
+        """
+        if self.last is None:
+            return None
+        if _private.trial_by_number(study, self.last).state == TrialState.RUNNING:
+            study.tell(self.last, state=TrialState.FAIL)
+            return self.last
+        return self.current
 
 
 class _DropInterruptTraceback(logging.Filter):
@@ -215,14 +231,15 @@ def cmd_search(args: argparse.Namespace) -> int:
     print(f"searching {what}; storage {mask_url(args.storage)}")
 
     elapsed, interrupted = _run(study, objective, sampler, args, search.reward)
+    stopped = worker.stop(study) if interrupted else None
     if not interrupted:
         print(f"search took {elapsed:.1f} s")
-    elif worker.current is None:  # Ctrl-C between two trials
+    elif stopped is None:  # Ctrl-C between two trials
         print(f"interrupted after {elapsed:.1f} s; the finished trials are kept")
     else:
         print(
-            f"interrupted after {elapsed:.1f} s: trial #{worker.current} was stopped and marked "
-            "failed; the finished trials are kept"
+            f"interrupted after {elapsed:.1f} s: trial #{stopped} was stopped and marked failed; "
+            "the finished trials are kept"
         )
     for line in _report.retry_lines(study, n_before, stale_before):
         print(line)
@@ -271,6 +288,10 @@ def _run(
         )
     except KeyboardInterrupt:
         interrupted = True
+    except Exception as exc:
+        if not _from_interrupt(exc):
+            raise
+        interrupted = True  # Ctrl-C while Optuna recorded a trial (see _Worker.stop)
     finally:
         bar.close()
         for handler in handlers:
@@ -296,6 +317,20 @@ def _name_value(study: optuna.Study, reward: Any) -> None:
     with warnings.catch_warnings():  # experimental in Optuna 5, and the name is all we set
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([name])
+
+
+def _from_interrupt(error: BaseException) -> bool:
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [error]
+    while todo:
+        e = todo.pop()
+        if e is None or any(e is s for s in seen):
+            continue
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.append(e)
+        todo += [e.__cause__, e.__context__]
+    return False
 
 
 def _dashboard_callbacks(
