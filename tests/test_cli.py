@@ -32,7 +32,9 @@ def _command() -> list[str]:
 
 
 def _spawn(args: list[str], cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # several workers share a small machine
+    # One torch thread: several workers share a small machine. faulthandler: a process that
+    # must be killed (see _stop) prints every thread's stack.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen(
         [*_command(), *args],
         stdout=subprocess.PIPE,
@@ -48,6 +50,18 @@ def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
     assert process.returncode == 0, err[-3000:]
     assert "Traceback" not in err
     return out
+
+
+def _stop(process: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
+    """Ctrl-C, then its output; a process still alive after ``timeout`` s fails the test with
+    its threads' stacks."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        err = process.communicate(timeout=60)[1]
+        pytest.fail(f"still running {timeout} s after Ctrl-C; its stacks:\n{err[-6000:]}")
 
 
 def _run(args: list[str], capsys) -> tuple[int, str, str]:
@@ -223,8 +237,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path) -> None:
             except Exception:  # the study is being created
                 pass
     assert complete, "no trial finished in time"
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    out, err = _stop(process)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert "the finished trials are kept" in out
@@ -309,8 +322,7 @@ def test_dashboard_serves_the_study_on_loopback(study_url, tmp_path) -> None:
                 time.sleep(1)
         assert '"study_name": "rlnas"' in body or '"study_name":"rlnas"' in body
     finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        out, err = _stop(process)
     assert process.returncode == 0, err
     assert "Traceback" not in err
 
