@@ -13,7 +13,9 @@ from optuna_rlnas import ControllerConfig
 from optuna_rlnas import Decision
 from optuna_rlnas import Reinforce
 from optuna_rlnas import UpdateConfig
-from optuna_rlnas._reinforce import _Adam
+from optuna_rlnas._adam import RowAdam
+from optuna_rlnas._policy import PolicySnapshot
+from optuna_rlnas._policy import Rollout
 
 
 def _layered(n_layers: int) -> list[Decision]:
@@ -141,14 +143,16 @@ def test_sampling_sees_each_update_but_a_running_rollout_keeps_its_policy() -> N
     decisions = [Decision("a", 4), Decision("b", 4)]
     trainer = Reinforce(controller, UpdateConfig(trials_per_update=1, learning_rate=0.5))
     trainer.update([(decisions, [1, 3])], [0.0])  # sets the baseline
-    running = controller.rollout()
+    snapshot = PolicySnapshot(controller)
+    running = Rollout(snapshot)
     running.step(decisions[0], action=1)
     unchanged = copy.deepcopy(controller)
     trainer.update([(decisions, [1, 3])], [1.0])
+    assert controller.version > snapshot.version  # the update made the snapshot stale
 
-    fresh = controller.rollout()
+    fresh = Rollout(PolicySnapshot(controller))
     fresh.step(decisions[0], action=1)
-    reference = unchanged.rollout()
+    reference = Rollout(PolicySnapshot(unchanged))
     reference.step(decisions[0], action=1)
     assert fresh.distribution(decisions[1])[3] > reference.distribution(decisions[1])[3] + 0.05
     # A child is drawn from one policy: the one its log-probability and update count describe.
@@ -163,26 +167,46 @@ class _Table(torch.nn.Module):
         self.table = torch.nn.Parameter(torch.linspace(-1, 1, rows * 3).reshape(rows, 3))
 
 
-def test_adam_is_torch_adam_with_a_step_count_per_row() -> None:
+def test_adam_is_torch_adam_when_every_row_is_touched() -> None:
     ours_module, torch_module = _Table(2), _Table(2)
-    ours = _Adam(ours_module, lr=0.1)
+    ours = RowAdam(ours_module, lr=0.1)
     reference = torch.optim.Adam(torch_module.parameters(), lr=0.1)
     grads = torch.randn(6, 2, 3, generator=torch.Generator().manual_seed(0))
     for g in grads:  # six steps on the same gradients
         ours_module.table.grad, torch_module.table.grad = g.clone(), g.clone()
-        ours.step(), reference.step()
+        ours.step({"table": torch.arange(2)}), reference.step()
     torch.testing.assert_close(ours_module.table, torch_module.table)
+    dense = RowAdam(ours_module, lr=0.1)  # not named in rows: a tensor stepped whole
+    ours_module.table.grad, torch_module.table.grad = grads[0].clone(), grads[0].clone()
+    dense.step({})
+    fresh = torch.optim.Adam([torch.nn.Parameter(torch_module.table.detach().clone())], lr=0.1)
+    fresh.param_groups[0]["params"][0].grad = grads[0].clone()
+    before = fresh.param_groups[0]["params"][0].detach().clone()
+    fresh.step()
+    torch.testing.assert_close(
+        ours_module.table - torch_module.table.detach(),
+        fresh.param_groups[0]["params"][0].detach() - before,
+    )
 
-    # Rows added later (a new decision) move as a fresh Adam would move them.
-    new_rows = torch.tensor([[0.5, -0.5, 0.0]])
-    ours_module.table = torch.nn.Parameter(torch.cat([ours_module.table.detach(), new_rows]))
-    fresh = torch.nn.Parameter(new_rows.clone())
+
+def test_adam_moves_only_the_touched_rows_each_as_a_fresh_adam() -> None:
+    module = _Table(3)
+    adam = RowAdam(module, lr=0.1)
+    start = module.table.detach().clone()
+    grads = torch.randn(4, 3, 3, generator=torch.Generator().manual_seed(1))
+    # Row 2 is touched from the third step on only; rows 0 and 1 every step.
+    fresh = torch.nn.Parameter(start[2:].clone())
     fresh_adam = torch.optim.Adam([fresh], lr=0.1)
-    for g in grads[:3]:
-        grad = torch.cat([g, g[:1]])
-        ours_module.table.grad, fresh.grad = grad, grad[2:].clone()
-        ours.step(), fresh_adam.step()
-    torch.testing.assert_close(ours_module.table[2:], fresh)
+    for k, g in enumerate(grads):
+        module.table.grad = g.clone()
+        rows = torch.arange(3) if k >= 2 else torch.arange(2)
+        adam.step({"table": rows})
+        if k < 2:  # a gradient on an untouched row moves nothing: rows are chosen by index
+            assert torch.equal(module.table[2], start[2])
+        else:
+            fresh.grad = g[2:].clone()
+            fresh_adam.step()
+    torch.testing.assert_close(module.table[2:], fresh)
 
 
 def test_update_moves_a_bandit_toward_the_rewarded_arm() -> None:

@@ -12,6 +12,7 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
+from optuna_rlnas import Decision
 from optuna_rlnas import RLNASSampler
 from optuna_rlnas import UpdateConfig
 from optuna_rlnas import layer_param
@@ -62,16 +63,34 @@ def test_sampler_pickles_and_continues() -> None:
     assert [t.params for t in study.trials[30:]] == [t.params for t in twin.trials[30:]]
 
 
-def test_learns_from_trials_it_did_not_choose() -> None:
-    sampler = RLNASSampler(seed=0, update=UpdateConfig(learning_rate=0.05, trials_per_update=4))
+def _enqueued_study(sampler: RLNASSampler) -> optuna.Study:
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for k in range(48):  # enqueued: the controller chose none of these
         study.enqueue_trial({"x": ["a", "b", "c"][k % 3]})
     study.optimize(lambda t: float(t.suggest_categorical("x", ["a", "b", "c"]) == "c"), n_trials=49)
+    return study
+
+
+def test_enqueued_trials_carry_no_policy_gradient() -> None:
+    # Eq. (2) sums log P over the actions the policy chose; it chose none of these.
+    config = UpdateConfig(learning_rate=0.05, trials_per_update=4, priority_queue_size=0)
+    sampler = RLNASSampler(seed=0, update=config)
+    study = _enqueued_study(sampler)
     assert sampler.n_consumed == 48 and sampler.n_updates == 12
+    assert study.trials[0].system_attrs["rlnas:trial"]["sampled"] == []
+    untouched = RLNASSampler(seed=0, update=config)
+    untouched.controller.register(Decision("x", 3))  # the head the last trial drew from
+    for a, b in zip(sampler.controller.parameters(), untouched.controller.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_enqueued_trials_teach_through_the_priority_queue() -> None:
+    # Maximum likelihood of the best children is valid whoever picked them.
+    config = UpdateConfig(learning_rate=0.05, trials_per_update=4, priority_queue_size=1)
+    sampler = RLNASSampler(seed=0, update=config)
+    study = _enqueued_study(sampler)
     probs = sampler.decision_probabilities(study.trials[-1])["x"]
     assert probs["c"] > 0.6, probs
-    assert study.trials[0].system_attrs["rlnas:trial"]["sampled"] == []
 
 
 def test_partly_fixed_parameters_condition_later_decisions() -> None:
