@@ -76,9 +76,8 @@ class UpdateConfig:
             (default 5).
         priority_queue_weight: Weight of their log-likelihood in the loss (default 1).
 
-    The defaults are not the paper's: they are what measured best for sample efficiency across
-    the NAS-Bench-201 datasets and a synthetic landscape (docs/benchmarks.md, Experiments).
-    :meth:`paper` is Zoph & Le's setting.
+    The defaults are not the paper's (why in docs/decisions.md); :meth:`paper` is Zoph & Le's
+    setting.
 
     Example:
         >>> UpdateConfig.paper().learning_rate

@@ -103,15 +103,19 @@ class Controller(nn.Module):
         hidden, n = self.config.hidden_size, decision.n_actions
         d, a = len(self.n_actions), self.n_rows  # its decision row and its first action row
         # From a generator of its own key: the rows do not depend on when the decision appeared.
-        rows = [torch.empty(shape) for shape in ((1, hidden), (n, hidden), (n, hidden), (n,))]
-        self._uniform_(rows, self._generator(decision.key))
+        # One draw for its four blocks: its decision embedding, action embeddings, head weight
+        # and head bias, in that order.
+        r = self.config.init_range
+        rows = torch.rand(hidden + n * (2 * hidden + 1), generator=self._generator(decision.key))
+        rows = rows * 2 * r - r  # "uniformly between -0.08 and 0.08" (Sec. 4.1)
         self._reserve("decision_embedding", d + 1)
         for name in TABLES[1:]:
             self._reserve(name, a + n)
         with torch.no_grad():
-            self.decision_embedding[d : d + 1] = rows[0]
-            for name, new in zip(TABLES[1:], rows[1:]):
-                getattr(self, name)[a : a + n] = new
+            self.decision_embedding[d] = rows[:hidden]
+            self.action_embedding[a : a + n] = rows[hidden : hidden + n * hidden].view(n, hidden)
+            self.head_weight[a : a + n] = rows[hidden + n * hidden : -n].view(n, hidden)
+            self.head_bias[a : a + n] = rows[-n:]
         self.keys[decision.key] = d
         self.offsets.append(a)
         self.n_actions.append(n)

@@ -56,8 +56,8 @@ class Encoder:
         if n_bins > MAX_BINS:
             raise ValueError(f"n_bins must be at most {MAX_BINS}, but got {n_bins!r}.")
         self.n_bins = n_bins
-        # name -> [(distribution, key, actions)]: compared by ==, since hashing an Optuna
-        # distribution sorts its fields and showed up in profiles of the suggest path.
+        # name -> [(distribution, key, actions)]: distributions compared by ==, not hashed
+        # (docs/decisions.md).
         self._maps: dict[str, list[tuple[BaseDistribution, str, ActionMap]]] = {}
         self._layers: dict[str, LayerName | None] = {}
         self._decisions: dict[tuple[str, int, int | None], Decision] = {}
@@ -66,8 +66,8 @@ class Encoder:
         """The controller's key for (name, distribution) and its action map."""
         variants = self._maps.setdefault(name, [])
         for known, key, actions in variants:
-            # Equal fields imply Optuna's equality (which also equates NaN choices, so it stays
-            # the fallback); comparing fields first skips its per-choice isinstance calls.
+            # Equal fields imply Optuna's equality, which stays the fallback (it also equates
+            # NaN choices).
             if (
                 known is distribution
                 or (type(known) is type(distribution) and known.__dict__ == distribution.__dict__)

@@ -14,8 +14,8 @@ from optuna.trial import FrozenTrial
 
 from optuna_rlnas import _optuna_private as _private
 
-# Before a trial, up to this many candidates are read one by one: Optuna's cached RDB storage
-# copies and sorts every trial of the study on a bulk read (docs/decisions.md).
+# Before a trial, up to this many candidates are read one by one rather than in one bulk read,
+# whose cost grows with the study (docs/decisions.md).
 _DIRECT_READS = 2
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -249,3 +250,90 @@ def test_invalid_update_config(kwargs: dict, message: str) -> None:
 def test_invalid_controller_config(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ControllerConfig(**kwargs)
+
+
+def test_the_numpy_rollout_draws_what_torch_sample_draws() -> None:
+    controller = Controller(ControllerConfig(), seed=5)
+    decisions = _layered(3)
+    for seed in range(5):
+        actions, log_prob, entropy = controller.sample(decisions, np.random.RandomState(seed))
+        rollout = Rollout(PolicySnapshot(controller))
+        rng = np.random.RandomState(seed)
+        assert [rollout.step(d, rng=rng) for d in decisions] == actions
+        assert rollout.log_prob == pytest.approx(log_prob, abs=1e-5)
+        assert rollout.entropy == pytest.approx(entropy, abs=1e-5)
+
+
+def test_a_fed_step_carries_no_gradient_into_its_head() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    decisions = [Decision("fed", 3), Decision("drawn", 4), Decision("after", 2)]
+    child = (decisions, [2, 1, 0], [False, True, False])
+    log_prob, entropy = controller.score([child])
+    (log_prob + entropy).sum().backward()
+    _, _, fed_w, fed_b = controller.head("fed")
+    rows = slice(controller.offsets[0], controller.offsets[0] + 3)
+    assert torch.count_nonzero(controller.head_weight.grad[rows]) == 0
+    assert torch.count_nonzero(controller.head_bias.grad[rows]) == 0
+    drawn = slice(controller.offsets[1], controller.offsets[1] + 4)
+    assert torch.count_nonzero(controller.head_weight.grad[drawn]) > 0
+    # The fed action's embedding is the drawn step's input: it gets a gradient; the last step
+    # (fed, after the last drawn one) feeds nothing.
+    touched = controller.touched_rows([child])
+    assert touched["head_weight"].tolist() == list(range(drawn.start, drawn.stop))
+    assert touched["action_embedding"].tolist() == [controller.offsets[0] + 2]
+    assert touched["decision_embedding"].tolist() == [0, 1]
+    # Only the drawn step counts in the log-probability.
+    probs = controller.probabilities(decisions, [2, 1, 0])
+    assert float(log_prob) == pytest.approx(math.log(probs[1][1]), abs=1e-6)
+
+
+def test_a_head_registered_early_but_used_late_steps_like_a_fresh_one() -> None:
+    # The dashboard (decision_probabilities) or a trial that failed registers heads that no
+    # batch uses. They must not move, and must not change how the policy moves later.
+    used = [Decision("a", 3), Decision("b", 4)]
+    late = used + [Decision("late", 3)]
+    rng = np.random.RandomState(0)
+    batches = [[(used, [rng.randint(3), rng.randint(4)]) for _ in range(2)] for _ in range(6)]
+    final = [(late, [1, 2, 0]), (late, [0, 3, 2])]
+    runs = []
+    for register_early in (True, False):
+        controller = Controller(ControllerConfig(), seed=0)
+        trainer = Reinforce(controller, UpdateConfig(trials_per_update=2, learning_rate=0.1))
+        if register_early:
+            controller.register(late[2])
+        for k, batch in enumerate(batches):
+            trainer.update(batch, [float(k % 2), 1.0])
+        if register_early:  # untouched by six updates
+            reference = Controller(ControllerConfig(), seed=0)
+            reference.register(late[2])
+            for mine, initial in zip(controller.head("late"), reference.head("late")):
+                assert torch.equal(mine, initial)
+        trainer.update(final, [1.0, 0.0])
+        runs.append(controller)
+    early, fresh = runs
+    for name in ("late", "a", "b"):
+        for mine, theirs in zip(early.head(name), fresh.head(name)):
+            torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-7)
+
+
+def test_ppo_and_the_priority_queue_work_with_fed_steps() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    config = UpdateConfig(trials_per_update=2, clip_ratio=0.2, ppo_epochs=3, priority_queue_size=2)
+    trainer = Reinforce(controller, config)
+    decisions = [Decision("fed", 3), Decision("x", 4)]
+    children = [(decisions, [0, 1], [False, True]), (decisions, [2, 3], [False, True])]
+    old = [float(lp) for lp in controller.score(children)[0]]  # the drawn step's log-prob
+    stats = trainer.update(children, [1.0, 0.0], old)
+    assert math.isfinite(stats["loss"]) and trainer.n_updates == 1
+    assert len(trainer._queue) == 2  # the queue keeps both children, imitated whole
+
+
+def test_tables_grow_by_doubling() -> None:
+    controller = Controller(ControllerConfig(), seed=0)
+    storages = set()
+    for i in range(1000):
+        controller.register(Decision(f"d{i}", 4))
+        storages.add(controller.head_weight.data_ptr())
+    # Registering a decision used to copy every table: 1,000 copies for 1,000 decisions.
+    assert len(storages) <= 12 and controller.n_rows == 4000
+    assert controller.head_weight.shape[0] < 2 * 4000
