@@ -41,6 +41,7 @@ from optuna_rlnas._controller import TABLES
 from optuna_rlnas._controller import ChildLike
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._decision import Child
+from optuna_rlnas._openmp import one_thread_here
 
 _NO_ROWS = torch.empty(0, dtype=torch.long)
 
@@ -108,7 +109,8 @@ class Reinforce:
             old = torch.tensor([math.nan if v is None else v for v in old_log_probs])
 
         for _ in range(cfg.ppo_epochs):
-            loss, entropy = self._step(children, advantage, old)
+            with one_thread_here():  # tiny tensors; and only this thread (see _openmp.py)
+                loss, entropy = self._step(children, advantage, old)
 
         # Moving averages after the step: b is the mean of *earlier* rewards (Eq. 2).
         for r in rewards:

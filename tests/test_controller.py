@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -337,3 +338,24 @@ def test_tables_grow_by_doubling() -> None:
     # Registering a decision used to copy every table: 1,000 copies for 1,000 decisions.
     assert len(storages) <= 12 and controller.n_rows == 4000
     assert controller.head_weight.shape[0] < 2 * 4000
+
+
+def test_the_update_runs_on_one_thread_and_leaves_other_threads_alone() -> None:
+    from optuna_rlnas._openmp import _runtimes
+    from optuna_rlnas._openmp import one_thread_here
+
+    if _runtimes()[0] is None:
+        pytest.skip("torch's OpenMP runtime is not a library in torch's folder in this build")
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    seen = {}
+    try:
+        with one_thread_here():
+            seen["here"] = torch.get_num_threads()
+            # A thread whose first torch call falls inside the block keeps the process's count.
+            fresh = threading.Thread(target=lambda: seen.update(fresh=torch.get_num_threads()))
+            fresh.start(), fresh.join()
+        seen["after"] = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(old)
+    assert seen == {"here": 1, "fresh": 2, "after": 2}
