@@ -12,7 +12,9 @@ processes for the duration (the machine may be shared already: the load average 
 ``--children``: ``study.optimize(objective, n_jobs=2)`` with ``RLNASSampler`` (one update per
 trial). Each study runs in fresh threads, as every ``optimize`` call does. The objective does a
 little non-torch work, then trains a small CNN on random images for a fixed number of steps and
-records ``torch.get_num_threads()`` in its thread and the images per second. A thread that runs
+records ``torch.get_num_threads()`` in its thread and the images per second; with
+``--invalid-every K`` every K-th trial is an architecture that cannot be built, pruned at once
+(so one thread makes updates while the other prepares its child). A thread that runs
 its first torch operation while another thread changes torch's thread count keeps that count
 for life (torch reads the count once per thread), which is what this checks. Uses only the
 public API, so it runs against any version of the package on ``PYTHONPATH``.
@@ -133,6 +135,11 @@ def children(args: argparse.Namespace) -> None:
         width = trial.suggest_categorical("width", [16, 24, 32])
         for i in range(args.decisions - 1):  # the rest of the architecture's decisions
             trial.suggest_categorical(f"layer_{i}/op", ["conv3x3", "conv5x5", "pool", "skip"])
+        if args.invalid_every and trial.number % args.invalid_every == 1:
+            # An architecture that cannot be built: pruned at once, no torch work (as the
+            # project's CNN objective does), so this thread is soon back for the next trial.
+            trial.report(0.0, step=0)
+            raise optuna.TrialPruned()
         # Non-torch work first (reading data, building the network's spec), as a real objective
         # does, for a time that varies between trials.
         rng = np.random.RandomState(trial.number)
@@ -187,6 +194,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20, help="training steps per child")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--decisions", type=int, default=30, help="decisions per child")
+    parser.add_argument("--invalid-every", type=int, default=0,
+                        help="every K-th trial is an invalid architecture, pruned at once")
     parser.add_argument("--prep-ms", type=float, default=100.0, help="non-torch work, at most")
     args = parser.parse_args(argv)
     if args.updates:

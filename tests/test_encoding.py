@@ -7,7 +7,6 @@ import math
 import numpy as np
 import optuna
 import pytest
-import torch
 from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
@@ -18,14 +17,6 @@ from optuna_rlnas import layer_param
 from optuna_rlnas import skip_param
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny LSTM steps: threads only contend on a shared machine
-    yield
-    torch.set_num_threads(old)
 
 
 def test_categorical_values_come_from_the_choices_passed() -> None:
