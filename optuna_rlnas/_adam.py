@@ -10,13 +10,15 @@ when a decision was first seen, and a resume by replay is exact.
 
 Tensors that are not tables (the LSTM, the attention) take torch's arithmetic through the
 ``torch._foreach_*`` kernels that ``torch.optim.Adam`` uses; as there, a tensor without a
-gradient is left alone, its state included.
+gradient is left alone, its state included. Tables on the CPU are stepped through numpy views
+of the same memory (at this size numpy's calls cost less than torch's dispatch).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -25,7 +27,7 @@ import torch
 class _State:
     exp_avg: torch.Tensor
     exp_avg_sq: torch.Tensor
-    steps: int | torch.Tensor  # one count for a tensor, one per row (float64) for a table
+    steps: int | torch.Tensor  # one count for a tensor, one per row for a table
 
 
 class RowAdam:
@@ -52,36 +54,26 @@ class RowAdam:
     def step(self, rows: Mapping[str, torch.Tensor]) -> None:
         """One step. ``rows``: for each table (by parameter name), the indices of the rows to
         move; those rows only are moved. Parameters not named are stepped whole."""
-        dense = []
+        dense, tables = [], []
         for name, p in self.module.named_parameters():
             if name in rows:
                 if len(rows[name]):
-                    self._step_rows(name, p, rows[name])
+                    tables.append((p, self._state(name, p, per_row=True), rows[name]))
             elif p.grad is not None:
                 dense.append((p, self._state(name, p, per_row=False)))
+        if tables:
+            self._step_rows(tables)
         if dense:
             self._step_dense(dense)
 
-    def _step_rows(self, name: str, p: torch.Tensor, index: torch.Tensor) -> None:
-        # Dense arithmetic on the whole table, with a weight of 0 on the rows not touched:
-        # cheaper than gathering and scattering rows at the controller's sizes, and exact for
-        # the rows left alone (x + 0 * y is x).
-        beta1, beta2 = self.betas
-        state = self._state(name, p, per_row=True)
-        assert isinstance(state.steps, torch.Tensor) and p.grad is not None
-        touched = torch.zeros(p.shape[0], dtype=p.dtype, device=p.device)
-        touched[index] = 1.0
-        state.steps += touched.to(state.steps.dtype)
-        shape = (-1,) + (1,) * (p.dim() - 1)
-        mask = touched.view(shape)
-        grad = p.grad
-        state.exp_avg.lerp_(grad, mask * (1 - beta1))
-        state.exp_avg_sq.mul_(1 - mask * (1 - beta2)).addcmul_(grad, grad * mask, value=1 - beta2)
-        steps = state.steps.clamp(min=1).view(shape)  # rows never touched: no division by zero
-        step_size = (self.lr / (1 - beta1**steps)).to(p.dtype) * mask
-        bias_correction2_sqrt = (1 - beta2**steps).sqrt().to(p.dtype)
-        denom = (state.exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(self.eps)
-        p.sub_(step_size * state.exp_avg / denom)
+    def _step_rows(self, tables: list[tuple[torch.Tensor, _State, torch.Tensor]]) -> None:
+        for p, state, index in tables:
+            arrays = [p.detach(), p.grad, state.exp_avg, state.exp_avg_sq, state.steps, index]
+            if p.device.type == "cpu":
+                # Views of the same memory: a few numpy calls on a handful of rows cost less
+                # than torch's dispatch (the controller's tables are small).
+                arrays = [a.numpy() for a in arrays]
+            _adam_rows(*arrays, lr=self.lr, betas=self.betas, eps=self.eps)
 
     def _step_dense(self, dense: list[tuple[torch.Tensor, _State]]) -> None:
         beta1, beta2 = self.betas
@@ -103,14 +95,41 @@ class RowAdam:
     def _state(self, name: str, p: torch.Tensor, per_row: bool) -> _State:
         state = self.state.get(name)
         if state is None:
-            steps = torch.zeros(p.shape[0], dtype=torch.float64, device=p.device) if per_row else 0
+            # Per row: a count shaped to broadcast over the row (exact in float32 to 2**24).
+            shape = (p.shape[0],) + (1,) * (p.dim() - 1)
+            steps = p.new_zeros(shape) if per_row else 0
             state = self.state[name] = _State(torch.zeros_like(p), torch.zeros_like(p), steps)
         elif state.exp_avg.shape != p.shape:  # a table grew: its new rows start from zero
             grown = _State(torch.zeros_like(p), torch.zeros_like(p), state.steps)
             old = state.exp_avg.shape[0]
             grown.exp_avg[:old], grown.exp_avg_sq[:old] = state.exp_avg, state.exp_avg_sq
             if isinstance(state.steps, torch.Tensor):
-                grown.steps = torch.zeros(p.shape[0], dtype=torch.float64, device=p.device)
+                grown.steps = state.steps.new_zeros((p.shape[0], *state.steps.shape[1:]))
                 grown.steps[:old] = state.steps
             state = self.state[name] = grown
         return state
+
+
+def _adam_rows(
+    param: Any,
+    grad: Any,
+    exp_avg: Any,
+    exp_avg_sq: Any,
+    steps: Any,
+    index: Any,
+    *,
+    lr: float,
+    betas: tuple[float, float],
+    eps: float,
+) -> None:
+    """Algorithm 1 of Kingma & Ba on the rows ``index`` (unique) of numpy arrays or tensors,
+    in place; each row with its own step count."""
+    beta1, beta2 = betas
+    g = grad[index]
+    steps[index] += 1
+    t = steps[index]
+    m = exp_avg[index] * beta1 + g * (1 - beta1)
+    v = exp_avg_sq[index] * beta2 + g * g * (1 - beta2)
+    exp_avg[index], exp_avg_sq[index] = m, v
+    bias_correction2_sqrt = (1 - beta2**t) ** 0.5
+    param[index] -= lr / (1 - beta1**t) * m / (v**0.5 / bias_correction2_sqrt + eps)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -36,6 +37,19 @@ from optuna_rlnas._decision import Decision
 
 TABLES = ("decision_embedding", "action_embedding", "head_weight", "head_bias")
 ChildLike = Child | tuple  # (decisions, actions) or (decisions, actions, drawn)
+
+
+class Batch(NamedTuple):
+    """Children as tensors, each (children, steps), padded to the longest child: the head
+    index of each step (-1: padding), its action, its skip source (-1: none), drawn or not;
+    and, per child, the head index of each step as a list and the child."""
+
+    index: torch.Tensor
+    action: torch.Tensor
+    source: torch.Tensor
+    drawn: torch.Tensor
+    rows: list[list[int]]
+    children: list[Child]
 
 
 class Controller(nn.Module):
@@ -221,22 +235,20 @@ class Controller(nn.Module):
         return probs
 
     # ---------------------------------------------------------------- score (teacher forcing)
-    def score(self, children: Sequence[ChildLike]) -> tuple[torch.Tensor, torch.Tensor]:
+    def score(self, children: Sequence[ChildLike] | Batch) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probability and entropy of given children, summed over their drawn steps.
 
         Args:
             children: :class:`Child` objects, or ``(decisions, actions)`` pairs (every step
-                drawn), or ``(decisions, actions, drawn)``; lengths may differ.
+                drawn), or ``(decisions, actions, drawn)``; lengths may differ. Or their
+                :meth:`batch`.
 
         Returns:
             ``(log_prob, entropy)``, each of shape ``(len(children),)``: the sums over the drawn
             steps of ``log pi(a_t | a_{1:t-1})`` and of the entropy of each step's distribution.
             Steps not drawn are inputs only. Both carry gradients.
         """
-        if not children:
-            raise ValueError("score needs at least one child, but got none.")
-        children = [c if isinstance(c, Child) else Child.of(*c) for c in children]
-        index, action, source, drawn = self._tables(children)
+        index, action, source, drawn, _, _ = self._as_batch(children)
         batch, steps = index.shape
         if steps == 0:
             return self.start.new_zeros(batch), self.start.new_zeros(batch)
@@ -264,37 +276,48 @@ class Controller(nn.Module):
         term = valid & drawn
         return step_logp.masked_fill(~term, 0.0).sum(1), step_entropy.masked_fill(~term, 0.0).sum(1)
 
-    def touched_rows(self, children: Sequence[ChildLike]) -> dict[str, torch.Tensor]:
+    def touched_rows(self, children: Sequence[ChildLike] | Batch) -> dict[str, torch.Tensor]:
         """Per table, the rows whose value reaches a term of :meth:`score` for ``children``.
 
         A child's steps after its last drawn step feed nothing; a step not drawn reads no head.
         The optimizer moves these rows and leaves every other row alone (``_adam.py``).
         """
+        batch = self._as_batch(children)
         decisions: set[int] = set()
         fed: set[int] = set()
-        heads: set[int] = set()
-        for child in (c if isinstance(c, Child) else Child.of(*c) for c in children):
-            reach = max((t for t, d in enumerate(child.drawn) if d), default=-1)
-            for t in range(reach + 1):
-                decision = child.decisions[t]
-                i = self.keys[decision.key]
-                decisions.add(i)
-                if t < reach:  # the input of step t + 1
-                    fed.add(self.offsets[i] + child.actions[t])
-                if child.drawn[t] and decision.skip_source is None:
-                    heads.update(range(self.offsets[i], self.offsets[i] + self.n_actions[i]))
-        rows = (sorted(decisions), sorted(fed), sorted(heads), sorted(heads))
+        drawn: set[int] = set()  # decisions whose softmax head a drawn step read
+        offsets, n_actions = self.offsets, self.n_actions
+        for child, index in zip(batch.children, batch.rows):
+            if True not in child.drawn:
+                continue
+            reach = len(child.drawn) - 1 - child.drawn[::-1].index(True)  # the last drawn step
+            decisions.update(index[: reach + 1])
+            fed.update(offsets[i] + a for i, a in zip(index[:reach], child.actions))  # inputs
+            drawn.update(
+                i
+                for i, d, was_drawn in zip(index, child.decisions, child.drawn)
+                if was_drawn and d.skip_source is None
+            )
+        heads = [r for i in sorted(drawn) for r in range(offsets[i], offsets[i] + n_actions[i])]
+        rows = (sorted(decisions), sorted(fed), heads, heads)
         device = self.start.device
         return {n: torch.tensor(r, dtype=torch.long, device=device) for n, r in zip(TABLES, rows)}
 
-    def _tables(self, children: Sequence[Child]) -> tuple[torch.Tensor, ...]:
-        """(head index, action, skip source, drawn) per step, each (batch, steps), padded to the
-        longest child: -1 marks the padding in the index and the steps without a skip in the
-        source."""
+    def _as_batch(self, children: Sequence[ChildLike] | Batch) -> Batch:
+        return children if isinstance(children, Batch) else self.batch(children)
+
+    def batch(self, children: Sequence[ChildLike]) -> Batch:
+        """``children`` as tensors (registering their decisions), checked."""
+        if not children:
+            raise ValueError("a batch needs at least one child, but got none.")
+        return self._tables([c if isinstance(c, Child) else Child.of(*c) for c in children])
+
+    def _tables(self, children: Sequence[Child]) -> Batch:
         steps = max(len(c.decisions) for c in children)
-        index, action, source, drawn = [], [], [], []
+        index, action, source, drawn, heads = [], [], [], [], []
         for child in children:
             rows = [self.register(d) for d in child.decisions]
+            heads.append(rows)
             sources = [-1 if d.skip_source is None else d.skip_source for d in child.decisions]
             for t, (d, a, j) in enumerate(zip(child.decisions, child.actions, sources)):
                 if not 0 <= a < d.n_actions:
@@ -312,7 +335,7 @@ class Controller(nn.Module):
             source.append(sources + pad)
             drawn.append([int(d) for d in child.drawn] + [0] * len(pad))
         table = torch.tensor([index, action, source, drawn], device=self.start.device)
-        return table[0], table[1], table[2], table[3].bool()
+        return Batch(table[0], table[1], table[2], table[3].bool(), heads, list(children))
 
     def _softmax_terms(
         self, out: torch.Tensor, index: torch.Tensor, action: torch.Tensor, offsets: torch.Tensor

@@ -37,13 +37,10 @@ import torch
 
 from optuna_rlnas._adam import RowAdam
 from optuna_rlnas._config import UpdateConfig
-from optuna_rlnas._controller import TABLES
 from optuna_rlnas._controller import ChildLike
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._decision import Child
 from optuna_rlnas._openmp import one_thread_here
-
-_NO_ROWS = torch.empty(0, dtype=torch.long)
 
 
 class Reinforce:
@@ -139,7 +136,7 @@ class Reinforce:
         if cfg.priority_queue_size and cfg.priority_queue_weight:
             # Maximum likelihood of every step of the best children, drawn or not.
             best = [child._replace(drawn=(True,) * len(child.drawn)) for _, _, child in self._queue]
-        batch = [*children, *best]
+        batch = self.controller.batch([*children, *best])
         # One teacher-forced pass over the batch and the queue's children together.
         all_log_prob, all_entropy = self.controller.score(batch)
         log_prob, entropy = all_log_prob[: len(children)], all_entropy[: len(children)]
@@ -158,8 +155,7 @@ class Reinforce:
         if loss.requires_grad:  # not when no step of the batch was drawn (and no queue)
             self.controller.zero_grad(set_to_none=True)
             loss.backward()
-            rows = self.controller.touched_rows(batch)
-            self.optimizer.step({name: rows.get(name, _NO_ROWS) for name in TABLES})
+            self.optimizer.step(self.controller.touched_rows(batch))
             self.controller.mark_changed()
         return loss, entropy
 

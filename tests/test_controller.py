@@ -64,7 +64,8 @@ def test_sample_frequencies_follow_the_policy() -> None:
         controller.register(Decision("x", 3))
         controller.head("x")[3].copy_(torch.tensor([0.0, 0.0, 2.0]))  # its bias
     rng = np.random.RandomState(1)
-    draws = [controller.sample([Decision("x", 3)], rng)[0][0] for _ in range(3000)]
+    snapshot = PolicySnapshot(controller)  # the sampler's path; torch's agrees (test below)
+    draws = [Rollout(snapshot).step(Decision("x", 3), rng=rng) for _ in range(3000)]
     expected = np.exp([0.0, 0.0, 2.0]) / np.exp([0.0, 0.0, 2.0]).sum()
     freq = np.bincount(draws, minlength=3) / len(draws)
     np.testing.assert_allclose(freq, expected, atol=0.03)
