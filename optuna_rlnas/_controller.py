@@ -272,36 +272,9 @@ class Controller(nn.Module):
             step_logp = torch.where(is_skip, skip_logp, step_logp)
             step_entropy = torch.where(is_skip, skip_entropy, step_entropy)
         # Only drawn steps have terms; padding and fed steps count for nothing (and pass no
-        # gradient: their rows are not moved, see touched_rows).
+        # gradient: their rows are not moved, see _reinforce.touched_rows).
         term = valid & drawn
         return step_logp.masked_fill(~term, 0.0).sum(1), step_entropy.masked_fill(~term, 0.0).sum(1)
-
-    def touched_rows(self, children: Sequence[ChildLike] | Batch) -> dict[str, torch.Tensor]:
-        """Per table, the rows whose value reaches a term of :meth:`score` for ``children``.
-
-        A child's steps after its last drawn step feed nothing; a step not drawn reads no head.
-        The optimizer moves these rows and leaves every other row alone (``_adam.py``).
-        """
-        batch = self._as_batch(children)
-        decisions: set[int] = set()
-        fed: set[int] = set()
-        drawn: set[int] = set()  # decisions whose softmax head a drawn step read
-        offsets, n_actions = self.offsets, self.n_actions
-        for child, index in zip(batch.children, batch.rows):
-            if True not in child.drawn:
-                continue
-            reach = len(child.drawn) - 1 - child.drawn[::-1].index(True)  # the last drawn step
-            decisions.update(index[: reach + 1])
-            fed.update(offsets[i] + a for i, a in zip(index[:reach], child.actions))  # inputs
-            drawn.update(
-                i
-                for i, d, was_drawn in zip(index, child.decisions, child.drawn)
-                if was_drawn and d.skip_source is None
-            )
-        heads = [r for i in sorted(drawn) for r in range(offsets[i], offsets[i] + n_actions[i])]
-        rows = (sorted(decisions), sorted(fed), heads, heads)
-        device = self.start.device
-        return {n: torch.tensor(r, dtype=torch.long, device=device) for n, r in zip(TABLES, rows)}
 
     def _as_batch(self, children: Sequence[ChildLike] | Batch) -> Batch:
         return children if isinstance(children, Batch) else self.batch(children)

@@ -37,6 +37,8 @@ import torch
 
 from optuna_rlnas._adam import RowAdam
 from optuna_rlnas._config import UpdateConfig
+from optuna_rlnas._controller import TABLES
+from optuna_rlnas._controller import Batch
 from optuna_rlnas._controller import ChildLike
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._decision import Child
@@ -155,7 +157,7 @@ class Reinforce:
         if loss.requires_grad:  # not when no step of the batch was drawn (and no queue)
             self.controller.zero_grad(set_to_none=True)
             loss.backward()
-            self.optimizer.step(self.controller.touched_rows(batch))
+            self.optimizer.step(touched_rows(self.controller, batch))
             self.controller.mark_changed()
         return loss, entropy
 
@@ -172,3 +174,30 @@ class Reinforce:
                 heapq.heappush(self._queue, item)
             elif item[0] > self._queue[0][0]:
                 heapq.heapreplace(self._queue, item)
+
+
+def touched_rows(controller: Controller, batch: Batch) -> dict[str, torch.Tensor]:
+    """Per table of ``controller``, the rows whose value reaches a term of the loss for
+    ``batch``: the rows an update moves (every other row is left alone, ``_adam.py``).
+
+    A child's steps after its last drawn step feed nothing; a step not drawn reads no head.
+    """
+    decisions: set[int] = set()
+    fed: set[int] = set()
+    drawn: set[int] = set()  # decisions whose softmax head a drawn step read
+    offsets, n_actions = controller.offsets, controller.n_actions
+    for child, index in zip(batch.children, batch.rows):
+        if True not in child.drawn:
+            continue
+        reach = len(child.drawn) - 1 - child.drawn[::-1].index(True)  # the last drawn step
+        decisions.update(index[: reach + 1])
+        fed.update(offsets[i] + a for i, a in zip(index[:reach], child.actions))  # inputs
+        drawn.update(
+            i
+            for i, d, was_drawn in zip(index, child.decisions, child.drawn)
+            if was_drawn and d.skip_source is None
+        )
+    heads = [r for i in sorted(drawn) for r in range(offsets[i], offsets[i] + n_actions[i])]
+    rows = (sorted(decisions), sorted(fed), heads, heads)
+    device = controller.start.device
+    return {n: torch.tensor(r, dtype=torch.long, device=device) for n, r in zip(TABLES, rows)}

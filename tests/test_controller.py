@@ -18,6 +18,7 @@ from optuna_rlnas import UpdateConfig
 from optuna_rlnas._adam import RowAdam
 from optuna_rlnas._policy import PolicySnapshot
 from optuna_rlnas._policy import Rollout
+from optuna_rlnas._reinforce import touched_rows
 
 
 def _layered(n_layers: int) -> list[Decision]:
@@ -280,7 +281,7 @@ def test_a_fed_step_carries_no_gradient_into_its_head() -> None:
     assert torch.count_nonzero(controller.head_weight.grad[drawn]) > 0
     # The fed action's embedding is the drawn step's input: it gets a gradient; the last step
     # (fed, after the last drawn one) feeds nothing.
-    touched = controller.touched_rows([child])
+    touched = touched_rows(controller, controller.batch([child]))
     assert touched["head_weight"].tolist() == list(range(drawn.start, drawn.stop))
     assert touched["action_embedding"].tolist() == [controller.offsets[0] + 2]
     assert touched["decision_embedding"].tolist() == [0, 1]
