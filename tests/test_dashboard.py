@@ -31,7 +31,6 @@ from optuna_rlnas.dashboard import policy_along  # noqa: E402
 from optuna_rlnas.dashboard import policy_figure  # noqa: E402
 from optuna_rlnas.dashboard import reward_figure  # noqa: E402
 from optuna_rlnas.dashboard import reward_points  # noqa: E402
-from optuna_rlnas.dashboard._data import _baseline_trace  # noqa: E402
 
 SPACE = CNNSearchSpace(num_layers=3, strides=(1, 2))
 
@@ -80,21 +79,21 @@ def test_reward_points_skip_failed_trials_and_mark_pruned(searched) -> None:
     assert {p.number: p.reward for p in points} == complete
 
 
-def test_baseline_trace_replays_the_samplers_baseline(searched) -> None:
+def test_reward_points_read_the_samplers_one_record_of_the_baseline(searched) -> None:
     study, sampler, _ = searched
-    rewards = [p.reward for p in reward_points(study, sampler)]
-    cfg = sampler.update_config
-    assert len(rewards) % cfg.trials_per_update == 0  # so the sampler's b is after all of them
-    # A reward after these would be measured against the current baseline.
-    trace = _baseline_trace([*rewards, 0.0], cfg.baseline_decay, cfg.trials_per_update)
-    assert len(trace) == len(rewards) + 1
-    sampler.consume(study)  # consumes the finished trials, stores nothing
-    assert trace[-1] == pytest.approx(sampler.baseline, rel=1e-6)
+    points = reward_points(study, sampler)
+    history = sampler.reward_history
+    assert [p.number for p in points] == [r.trial for r in history]
+    assert [p.baseline for p in points] == [
+        sampler.baseline if r.baseline is None else r.baseline for r in history
+    ]
 
 
-def test_baseline_trace_starts_at_the_first_batch_mean() -> None:
-    assert _baseline_trace([], 0.9, 4) == []
-    assert _baseline_trace([2.0, 4.0], 0.9, 4) == [3.0, 3.0]  # an incomplete first batch
+def test_reward_points_follow_a_restarted_sampler_exactly(searched) -> None:
+    # A fresh process rebuilds the history by replay; the figure must not change.
+    study, sampler, _ = searched
+    fresh = RLNASSampler(seed=0, update=sampler.update_config)
+    assert reward_points(study, fresh) == reward_points(study, sampler)
 
 
 def test_reward_points_carry_the_baseline_each_reward_was_measured_against(searched) -> None:

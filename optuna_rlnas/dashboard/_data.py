@@ -7,7 +7,6 @@ figure builders of :mod:`._figures`, :mod:`._policy` and :mod:`._architecture` d
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +31,7 @@ class RewardPoint:
 
     number: int
     reward: float
-    baseline: float
+    baseline: float | None  # None before the controller's first update
     pruned: bool
 
 
@@ -67,53 +66,27 @@ def finished_trials(study: Study) -> list[FrozenTrial]:
 
 
 def reward_points(study: Study, sampler: RLNASSampler) -> list[RewardPoint]:
-    """The rewards of the finished trials in trial-number order, each with its baseline.
+    """The rewards the controller learned from, each with the baseline b it was compared with.
 
-    Rewards follow the sampler: its ``reward_fn`` if any, else the value signed by the study's
-    direction; PRUNED trials count with their last intermediate value when the sampler
-    considers them; FAIL trials and non-finite rewards are left out. This is the one place the
-    dashboard reads rewards and baselines from.
+    Read from :attr:`RLNASSampler.reward_history`, the one record of the baseline (made by the
+    update rule, rebuilt exactly by replay after a restart), after the sampler has consumed the
+    trials finished so far. In consumption order, which is trial-number order except where a
+    trial finished late. A reward still waiting for its batch gets the current b (the one its
+    update will use), or ``None`` before the first update. FAIL trials and non-finite rewards
+    teach nothing and are left out.
     """
-    # TODO(core): read sampler.reward_history (trial number, reward, baseline used, update, in
-    # consumption order) instead of replaying the baseline here, then delete _baseline_trace:
-    # the replay assumes trial-number order, which differs after an out-of-order finish or a
-    # restart.
-    rewarded = []
-    for trial in finished_trials(study):
-        reward = sampler.reward(study, trial)
-        if reward is not None:
-            rewarded.append((trial, reward))
-    cfg = sampler.update_config
-    baselines = _baseline_trace([r for _, r in rewarded], cfg.baseline_decay, cfg.trials_per_update)
+    sampler.consume(study)  # rewards of trials finished since the last trial started
+    pruned = {t.number for t in finished_trials(study) if t.state == TrialState.PRUNED}
+    current = sampler.baseline
     return [
-        RewardPoint(trial.number, reward, baseline, trial.state == TrialState.PRUNED)
-        for (trial, reward), baseline in zip(rewarded, baselines)
+        RewardPoint(
+            record.trial,
+            record.reward,
+            current if record.baseline is None else record.baseline,
+            record.trial in pruned,
+        )
+        for record in sampler.reward_history
     ]
-
-
-def _baseline_trace(rewards: Sequence[float], decay: float, trials_per_update: int) -> list[float]:
-    """The baseline b of Eq. (2) each reward is measured against, replayed in the given order.
-
-    b starts at the mean of the first update's rewards; after each update,
-    ``b <- decay * b + (1 - decay) * R`` for every reward of its batch, in order. Rewards of the
-    batch not yet complete get the current b (the one their update will use).
-
-    Example:
-        >>> _baseline_trace([1.0, 3.0, 5.0, 7.0, 9.0], decay=0.5, trials_per_update=2)
-        [2.0, 2.0, 2.25, 2.25, 5.3125]
-    """
-    m = trials_per_update
-    if not rewards:
-        return []
-    trace: list[float] = []
-    baseline = sum(rewards[:m]) / len(rewards[:m])
-    for start in range(0, len(rewards), m):
-        batch = rewards[start : start + m]
-        trace.extend([baseline] * len(batch))
-        if len(batch) == m:
-            for r in batch:
-                baseline += (1 - decay) * (r - baseline)
-    return trace
 
 
 def entropy_by_update(study: Study) -> dict[int, list[float]]:
