@@ -175,8 +175,8 @@ def test_restarted_worker_process_rebuilds_the_policy(postgres_url: str, study_n
     from _worker import last_json
     from _worker import spawn
 
-    from optuna_rlnas._resume import worker_states
     from optuna_rlnas.storage import make_storage
+    from optuna_rlnas.storage import worker_states
 
     optuna.create_study(study_name=study_name, storage=make_storage(postgres_url))
     common = ("--seed", "7", "--expect", "100", "--finish-timeout", "60")
