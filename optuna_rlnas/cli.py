@@ -421,7 +421,7 @@ def _device_options(args: argparse.Namespace) -> dict[str, Any]:
         "device_index": getattr(args, "device_index", None),
     }
     try:
-        TrainingConfig(**options).device()  # a GPU asked for on a machine without one
+        TrainingConfig(**options).resolved_precision()  # a GPU asked for, none there
     except ValueError as exc:
         raise CLIError(str(exc).rstrip(".")) from None
     return options

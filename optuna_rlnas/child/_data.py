@@ -151,6 +151,10 @@ class ImageDataModule(pl.LightningDataModule):
     def to_device(self, device: str | torch.device) -> ImageDataModule:
         """Keep every split on ``device`` (e.g. ``"cuda:0"``); the loaders then slice it there."""
         device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device {str(device)!r} needs a CUDA GPU, but torch.cuda.is_available() is False."
+            )
         if device.type == "cuda" and device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
         if device != self.device:

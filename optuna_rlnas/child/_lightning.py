@@ -118,9 +118,15 @@ class TrainingConfig:
 
     def resolved_precision(self) -> str:
         """``precision``, or mixed precision on CUDA and 32-bit elsewhere."""
+        cuda = self.device().type == "cuda"
+        if self.precision == "16-mixed" and not cuda:
+            raise ValueError(
+                "precision '16-mixed' needs CUDA: fp16 autocast does not run on a CPU (Lightning "
+                "would switch to bf16); use 'bf16-mixed' or '32-true'."
+            )
         if self.precision is not None:
             return self.precision
-        if self.device().type == "cuda":
+        if cuda:
             return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
         return "32-true"
 
@@ -158,7 +164,8 @@ class ChildModule(pl.LightningModule):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return (self._compiled or self.net)(images)
+        net = self.net if self._compiled is None else self._compiled
+        return net(images)
 
     def _accumulate(
         self, stage: str, loss: torch.Tensor, logits: torch.Tensor | None, labels: torch.Tensor
