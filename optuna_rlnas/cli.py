@@ -514,6 +514,8 @@ def _run_parts(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("search_subset", "search_epochs", "val_size", "batch_size"):
         if getattr(args, key, None) is not None:
             proxy[key] = getattr(args, key) or None  # --search-subset 0: the whole split
+    if args.train_subset:  # a smaller run: the final phase's images, the search's at most
+        proxy["search_subset"] = min(proxy["search_subset"] or args.train_subset, args.train_subset)
     device = _device_options(args)
     try:
         plan = BudgetPlan(
@@ -533,7 +535,12 @@ def _run_parts(args: argparse.Namespace) -> dict[str, Any]:
             **common,
         )
         final_dm = make_datamodule(
-            args.dataset, args.data_dir, batch_size=FINAL_BATCH_SIZE, augment=True, **common
+            args.dataset,
+            args.data_dir,
+            batch_size=FINAL_BATCH_SIZE,
+            augment=True,
+            train_subset=args.train_subset or None,
+            **common,
         )
         search_dm.check_files()
         space = CNNSearchSpace(
@@ -1000,6 +1007,9 @@ def _run_parser(commands: Any, storage_args: Any) -> None:
         "--search-subset", type=_non_negative_int, help="[digits all, others 10000; 0 = all]"
     )
     r.add_argument("--val-size", type=_positive_float, help="[digits 0.2, others 5000]")
+    r.add_argument(
+        "--train-subset", type=_non_negative_int, help="train on this many images only [all]"
+    )
     r.add_argument("--batch-size", type=_positive_int, help="search batch [digits 32, others 64]")
     r.add_argument("--sampler", choices=("rlnas", "tpe", "random"), default="rlnas")
     storage_args(r)

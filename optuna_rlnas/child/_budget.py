@@ -3,14 +3,17 @@
 How the budget is spent (``docs/child-networks.md``, "A search with a budget"):
 
 1. **Search**: ``search_fraction`` of the budget (0.35 by default) on the proxy: a training
-   subset, few epochs, Hyperband pruning. Trials still running at the search's deadline are
-   pruned after their current epoch (they keep their reports).
-2. **Final**: what is left, less a reserve for evaluation and saving, shared equally by the
-   ``finalists`` best distinct architectures (2 by default); time a finalist does not use goes to
-   the next. Each one's pace is measured first (:func:`seconds_per_step`), and its epochs are
-   the whole epochs that fit its share (at most ``max_epochs``), so the cosine schedule ends
-   where the share ends. A finalist whose search pace says it cannot get ``min_epochs`` in its
-   share is passed over for the next best architecture, while there is one.
+   subset, few epochs, Hyperband pruning. A trial still running at the search's deadline is
+   pruned at its next step (it keeps the reports of its finished epochs).
+2. **Final**: what is left, less a reserve for testing and saving (2% of the budget, or the
+   measured time of the test evaluation if longer) and the validation passes, shared equally by
+   the ``finalists`` best distinct architectures (2 by default); time a finalist does not use
+   goes to the next. Each one's pace is measured first (:func:`seconds_per_step`), and its
+   epochs are the whole epochs that fit its share with 5% headroom (at most ``max_epochs``), so
+   the cosine schedule ends where the share ends. Should the machine slow down, training stops
+   at the budget's end less the reserves, schedule finished or not. A finalist whose search pace
+   says it cannot get ``min_epochs`` in its share is passed over for the next best architecture,
+   while there is one.
 3. **Pick and test**: the finalist with the best validation accuracy is tested once on the test
    set, saved (``_export.save``) and uploaded to the artifact store beside its trial.
 """
@@ -34,8 +37,10 @@ from optuna_rlnas.child._data import ImageDataModule
 from optuna_rlnas.child._export import save
 from optuna_rlnas.child._export import upload
 from optuna_rlnas.child._final import Finalist
+from optuna_rlnas.child._final import build
 from optuna_rlnas.child._final import evaluate
 from optuna_rlnas.child._final import finalists
+from optuna_rlnas.child._final import seconds_per_eval_image
 from optuna_rlnas.child._final import seconds_per_step
 from optuna_rlnas.child._final import train_child
 from optuna_rlnas.child._lightning import TrainingConfig
@@ -211,10 +216,19 @@ def _train_finalist(
 ) -> FinalRun:
     label = f"finalist: search trial {finalist.trial_number}"
     start = time.perf_counter()
-    step_s = seconds_per_step(finalist.architecture, datamodule, training)
+    step_s = seconds_per_step(
+        lambda: build(finalist.architecture, datamodule), datamodule, training
+    )
     epoch_s = step_s * len(datamodule.train_dataloader())
-    share = (deadline - time.monotonic() - plan.reserve) / left
-    epochs = plan.epochs_for(share, epoch_s)
+    # Evaluation runs in 32-bit (as a loaded model does), slower than bf16 training on a CPU:
+    # its time is kept aside, the validation in this share and the test in the reserve.
+    val = datamodule.val_dataloader()
+    eval_s = seconds_per_eval_image(build(finalist.architecture, datamodule), val)
+    reserve = max(plan.reserve, 1.2 * eval_s * len(datamodule.test_set) + 5)
+    end = deadline - reserve - eval_s * len(val.labels)
+    share = (end - time.monotonic()) / left
+    # 5% headroom: Lightning's set-up, and the machine's load changing.
+    epochs = plan.epochs_for(share, 1.05 * epoch_s)
     log(
         f"{label}: {epoch_s:.1f} s per epoch measured, {epochs} epochs in its {share:.0f} s; "
         f"{finalist.architecture}"
@@ -226,7 +240,11 @@ def _train_finalist(
     trial.set_user_attr("epochs", epochs)
     try:
         net, seconds = train_child(
-            finalist.architecture, datamodule, replace(training, epochs=epochs), seed=seed
+            finalist.architecture,
+            datamodule,
+            replace(training, epochs=epochs),
+            seed=seed,
+            stop_at=end,
         )
         val_acc = evaluate(net, datamodule.val_dataloader())
     except BaseException:

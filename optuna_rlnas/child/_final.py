@@ -12,6 +12,7 @@ a study, :func:`train_child` trains one for a number of epochs fitted to its tim
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import replace
 
@@ -30,7 +31,7 @@ from optuna_rlnas.child._network import ChildNet
 
 # The final recipe (docs/decisions.md has the measurements behind it).
 FINAL_TRAINING = TrainingConfig(
-    epochs=30, learning_rate=0.05, weight_decay=5e-4, label_smoothing=0.1
+    epochs=30, learning_rate=0.1, weight_decay=5e-4, label_smoothing=0.1
 )
 
 
@@ -94,6 +95,17 @@ def evaluate(net: torch.nn.Module, loader: TensorLoader) -> float:
     return int(correct) / len(loader.labels)
 
 
+def seconds_per_eval_image(net: torch.nn.Module, loader: TensorLoader, limit: int = 1024) -> float:
+    """Wall seconds per image of :func:`evaluate`, timed on up to ``limit`` of ``loader``'s."""
+    part = TensorLoader(loader.images[:limit], loader.labels[:limit], batch_size=loader.batch_size)
+    evaluate(net, part)  # warm-up: allocation and kernel choice
+    _synchronize(part.images.device)
+    start = time.perf_counter()
+    evaluate(net, part)
+    _synchronize(part.images.device)
+    return (time.perf_counter() - start) / len(part.labels)
+
+
 class _StepClock(pl.Callback):
     # Times training steps after `skip` warm-up steps (allocation, kernel choice, compilation).
     def __init__(self, skip: int) -> None:
@@ -119,16 +131,16 @@ def _synchronize(device: torch.device) -> None:
 
 
 def seconds_per_step(
-    architecture: Architecture,
+    make_net: Callable[[], torch.nn.Module],
     datamodule: ImageDataModule,
     training: TrainingConfig,
     *,
     steps: int = 12,
     skip: int = 4,
 ) -> float:
-    """Wall seconds of one training step of the final recipe, measured on a throwaway copy."""
+    """Wall seconds of one training step of ``training``, measured on a throwaway network."""
     clock = _StepClock(skip)
-    module = ChildModule(build(architecture, datamodule), replace(training, epochs=1))
+    module = ChildModule(make_net(), replace(training, epochs=1))
     trainer = make_trainer(
         training, callbacks=[clock], max_steps=skip + steps, max_epochs=1, limit_val_batches=0
     )
@@ -141,22 +153,46 @@ def seconds_per_step(
     return clock.seconds / clock.steps
 
 
+class _StopAt(pl.Callback):
+    # The budget's last resort: stop when the clock passes `deadline`, schedule finished or not.
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if time.monotonic() > self.deadline:
+            trainer.should_stop = True
+
+
+def train_net(
+    net: torch.nn.Module,
+    datamodule: ImageDataModule,
+    training: TrainingConfig,
+    *,
+    stop_at: float | None = None,
+) -> tuple[torch.nn.Module, float]:
+    """Train ``net`` (any classifier) on the training split; returns it and the seconds taken.
+
+    No validation during training: the caller evaluates the finished network once. ``stop_at``
+    (a ``time.monotonic()`` value) stops training there even if epochs are left.
+    """
+    module = ChildModule(net, training)
+    callbacks = [] if stop_at is None else [_StopAt(stop_at)]
+    trainer = make_trainer(training, callbacks=callbacks, limit_val_batches=0)
+    start = time.perf_counter()
+    run_trainer(trainer, "fit", module, train_dataloaders=datamodule.train_dataloader())
+    _synchronize(module.device)
+    return module.net.to(memory_format=torch.contiguous_format), time.perf_counter() - start
+
+
 def train_child(
     architecture: Architecture,
     datamodule: ImageDataModule,
     training: TrainingConfig,
     *,
     seed: int,
+    stop_at: float | None = None,
 ) -> tuple[ChildNet, float]:
-    """Train ``architecture`` on ``datamodule``'s training split; returns the net and seconds.
-
-    No validation during training: the caller evaluates the finished network once.
-    """
+    """Seed, build ``architecture``'s network and train it (:func:`train_net`)."""
     pl.seed_everything(seed, workers=True, verbose=False)
-    net = build(architecture, datamodule)
-    module = ChildModule(net, training)
-    trainer = make_trainer(training, limit_val_batches=0)
-    start = time.perf_counter()
-    run_trainer(trainer, "fit", module, train_dataloaders=datamodule.train_dataloader())
-    _synchronize(module.device)
-    return module.net.to(memory_format=torch.contiguous_format), time.perf_counter() - start
+    net, seconds = train_net(build(architecture, datamodule), datamodule, training, stop_at=stop_at)
+    return net, seconds  # type: ignore[return-value]

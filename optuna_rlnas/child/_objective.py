@@ -149,20 +149,26 @@ class RewardHistory(EpochHistory):
 
 
 class Deadline(pl.Callback):
-    """Prunes the trial after the first validation past ``deadline`` (``time.monotonic()``).
+    """Prunes the trial at the first training step or validation past ``deadline``
+    (``time.monotonic()``).
 
-    A trial cut short by a time budget then keeps its intermediate values, on the reward's
-    scale, and still teaches the controller.
+    A trial cut short by a time budget keeps the intermediate values of its finished epochs, on
+    the reward's scale, and still teaches the controller.
     """
 
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
 
+    def _check(self, pl_module: pl.LightningModule) -> None:
+        if time.monotonic() > self.deadline:
+            raise optuna.TrialPruned(f"the time budget ran out in epoch {pl_module.current_epoch}.")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._check(pl_module)
+
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not trainer.sanity_checking and time.monotonic() > self.deadline:
-            raise optuna.TrialPruned(
-                f"the time budget ran out after epoch {pl_module.current_epoch}."
-            )
+        if not trainer.sanity_checking:
+            self._check(pl_module)
 
 
 def make_objective(
@@ -183,7 +189,7 @@ def make_objective(
     ``PyTorchLightningPruningCallback``, so any Optuna pruner works, Hyperband included.
     ``max_params`` and ``max_latency_ms`` are constraints (``trial.set_constraint``; see the
     module's docstring): infeasible children are pruned untrained. ``deadline`` (a
-    ``time.monotonic()`` value) prunes a trial after the first epoch that ends past it.
+    ``time.monotonic()`` value) prunes a trial at the first step past it.
 
     Each trial records the user attributes ``architecture`` (compact string),
     ``architecture_json``, ``depth``, ``n_params``, ``seed``, ``train_time_s``, ``epochs``
