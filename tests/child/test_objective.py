@@ -122,18 +122,18 @@ def test_pruned_and_complete_trials_report_on_one_scale() -> None:
     assert pruned.intermediate_values[0] == pytest.approx(pruned.user_attrs["val_acc"] * factor)
 
 
-def test_deadline_prunes_after_an_epoch_and_keeps_its_report() -> None:
+def test_deadline_prunes_at_the_first_step_past_it() -> None:
     objective = make_objective(
         DigitsDataModule(train_subset=64),
         space=TINY,
         training=TrainingConfig(epochs=3),
-        deadline=time.monotonic(),  # already past: stop after the first epoch
+        deadline=time.monotonic(),  # already past: stop at the first step
     )
     study = _study()
     study.optimize(objective, n_trials=1)
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED
-    assert list(trial.intermediate_values) == [0] and trial.user_attrs["epochs"] == 1
+    assert trial.intermediate_values == {} and trial.user_attrs["epochs"] == 0
 
 
 def test_built_depth_is_recorded() -> None:
