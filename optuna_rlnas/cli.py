@@ -524,6 +524,7 @@ def _run_parts(args: argparse.Namespace) -> dict[str, Any]:
             finalists=args.finalists,
             min_epochs=args.min_epochs,
             max_epochs=args.max_epochs,
+            augment={"auto": None, "on": True, "off": False}[args.augment],
         )
         val = proxy["val_size"]
         common = dict(seed=args.seed, val_size=int(val) if val >= 1 else float(val))
@@ -1002,6 +1003,12 @@ def _run_parser(commands: Any, storage_args: Any) -> None:
     r.add_argument("--finalists", type=_positive_int, default=2, help="[%(default)s]")
     r.add_argument("--min-epochs", type=_positive_int, default=5, help="[%(default)s]")
     r.add_argument("--max-epochs", type=_positive_int, default=40, help="[%(default)s]")
+    r.add_argument(
+        "--augment",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="augment the finalists' batches; auto: when they get 30 epochs or more [auto]",
+    )
     r.add_argument("--search-epochs", type=_positive_int, help="[digits 3, others 4]")
     r.add_argument(
         "--search-subset", type=_non_negative_int, help="[digits all, others 10000; 0 = all]"

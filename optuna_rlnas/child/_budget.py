@@ -13,7 +13,8 @@ How the budget is spent (``docs/child-networks.md``, "A search with a budget"):
    the cosine schedule ends where the share ends. Should the machine slow down, training stops
    at the budget's end less the reserves, schedule finished or not. A finalist whose search pace
    says it cannot get ``min_epochs`` in its share is passed over for the next best architecture,
-   while there is one.
+   while there is one. The dataset's augmentation is on for finalists that get 30 epochs or
+   more (``augment``: always, or never).
 3. **Pick and test**: the finalist with the best validation accuracy is tested once on the test
    set, saved (``_export.save``) and uploaded to the artifact store beside its trial.
 """
@@ -46,6 +47,9 @@ from optuna_rlnas.child._final import train_child
 from optuna_rlnas.child._lightning import TrainingConfig
 
 _UNITS = {"s": 1, "m": 60, "h": 3600}
+# Augmentation pays on long schedules only: with 15 epochs on 10,000 Fashion-MNIST images it
+# cost 0.3 to 1.6 points of test accuracy (benchmarks/final_recipe.py, docs/decisions.md).
+AUGMENT_FROM_EPOCHS = 30
 
 
 def parse_duration(text: str) -> float:
@@ -71,6 +75,7 @@ class BudgetPlan:
     min_epochs: int = 5
     max_epochs: int = 40
     reserve_s: float | None = None  # testing, saving, exporting; None: 2% in [5 s, 60 s]
+    augment: bool | None = None  # None: augment finalists that get AUGMENT_FROM_EPOCHS or more
 
     def __post_init__(self) -> None:
         if not self.total_s > 0:
@@ -96,6 +101,10 @@ class BudgetPlan:
             return self.reserve_s
         return min(60.0, max(5.0, 0.02 * self.total_s))
 
+    def augments(self, epochs: int) -> bool:
+        """Whether a finalist trained for ``epochs`` gets the dataset's augmentation."""
+        return self.augment if self.augment is not None else epochs >= AUGMENT_FROM_EPOCHS
+
     def epochs_for(self, share_s: float, epoch_s: float) -> int:
         """Whole epochs of ``epoch_s`` seconds in ``share_s``, within [1, max_epochs]."""
         return max(1, min(self.max_epochs, math.floor(share_s / epoch_s)))
@@ -107,6 +116,7 @@ class FinalRun:
 
     finalist: Finalist
     epochs: int
+    augment: bool
     seconds: float
     val_acc: float
     trial: optuna.trial.Trial
@@ -229,11 +239,15 @@ def _train_finalist(
     share = (end - time.monotonic()) / left
     # 5% headroom: Lightning's set-up, and the machine's load changing.
     epochs = plan.epochs_for(share, 1.05 * epoch_s)
+
+    augment = plan.augments(epochs)
+    datamodule.augment = augment  # read when the training loader is made
     log(
-        f"{label}: {epoch_s:.1f} s per epoch measured, {epochs} epochs in its {share:.0f} s; "
-        f"{finalist.architecture}"
+        f"{label}: {epoch_s:.1f} s per epoch measured, {epochs} epochs in its {share:.0f} s"
+        f"{', augmented' if augment else ''}; {finalist.architecture}"
     )
     trial = final_study.ask()
+    trial.set_user_attr("augment", augment)
     trial.set_user_attr("source_trial", finalist.trial_number)
     trial.set_user_attr("architecture", str(finalist.architecture))
     trial.set_user_attr("architecture_json", finalist.architecture.to_json())
@@ -253,7 +267,7 @@ def _train_finalist(
     trial.set_user_attr("train_time_s", round(seconds, 1))
     times.append((f"{label} ({epochs} epochs)", time.perf_counter() - start))
     log(f"{label}: validation accuracy {val_acc:.4f} after {seconds:.0f} s")
-    return FinalRun(finalist, epochs, seconds, val_acc, trial, net)
+    return FinalRun(finalist, epochs, augment, seconds, val_acc, trial, net)
 
 
 def _model_info(
@@ -269,5 +283,6 @@ def _model_info(
         "n_test": len(datamodule.test_set),
         "search_trial": run.finalist.trial_number,
         "epochs": run.epochs,
+        "augment": run.augment,
         "training": {k: v for k, v in vars(training).items() if k != "epochs"},
     }

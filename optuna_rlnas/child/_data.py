@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from optuna_rlnas.child._checks import check_int
 from optuna_rlnas.child._lightning import pl
 from optuna_rlnas.child._loader import Augmentation
 from optuna_rlnas.child._loader import TensorLoader
@@ -94,10 +95,9 @@ class ImageDataModule(pl.LightningDataModule):
         augment: bool = False,
     ) -> None:
         super().__init__()
-        if train_subset is not None and train_subset < 1:
-            raise ValueError(f"train_subset must be >= 1 or None, but got {train_subset}.")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, but got {batch_size}.")
+        if train_subset is not None:
+            check_int("train_subset", train_subset, what="be a positive integer or None")
+        check_int("batch_size", batch_size)
         if isinstance(val_size, float) and not 0.0 < val_size < 1.0:
             raise ValueError(f"val_size must be in (0, 1) as a fraction, but got {val_size}.")
         self.val_size = val_size

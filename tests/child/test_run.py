@@ -107,6 +107,10 @@ def test_budget_durations_and_split() -> None:
     assert plan.epochs_for(share_s=1000, epoch_s=90) == 11
     assert plan.epochs_for(share_s=10, epoch_s=90) == 1  # at least one
     assert plan.epochs_for(share_s=1e6, epoch_s=1) == plan.max_epochs
+    assert not plan.augments(15) and plan.augments(30)  # augmentation pays on long schedules
+    assert BudgetPlan(60, augment=True).augments(1) and not BudgetPlan(60, augment=False).augments(
+        99
+    )
     with pytest.raises(ValueError, match=r"search_fraction must be in \(0, 1\), but got 1.5"):
         BudgetPlan(60, search_fraction=1.5)
 
