@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from optuna import Study
 from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
 
 
 def all_trials(study: Study) -> list[FrozenTrial]:
@@ -30,6 +31,11 @@ def set_trial_system_attr(study: Study, trial: FrozenTrial, key: str, value: obj
     study._storage.set_trial_system_attr(trial._trial_id, key, value)
 
 
+def fail_trial(study: Study, trial: FrozenTrial) -> None:
+    """End a running trial as FAIL (what Optuna does when the objective raises)."""
+    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+
+
 def set_trial_user_attr(study: Study, trial: FrozenTrial, key: str, value: object) -> None:
     study._storage.set_trial_user_attr(trial._trial_id, key, value)
 
@@ -52,10 +58,6 @@ def forget_cached_trials(study: Study) -> None:
     must clear it itself.
     """
     study._thread_local.cached_all_trials = None
-
-
-def study_id(study: Study) -> int:
-    return study._study_id
 
 
 def set_study_system_attr(study: Study, key: str, value: object) -> None:

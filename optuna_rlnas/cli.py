@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -344,7 +345,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         except ValueError:
             pass
 
-    dashboard = _dashboard_callbacks(sampler, args.dashboard_every)
+    dashboard = _dashboard_callbacks(study, sampler, args.dashboard_every, reward)
     interrupted = False
     start = time.perf_counter()
     try:
@@ -444,8 +445,23 @@ def _with_search_options(
     return space, replace(training, **device)
 
 
-def _dashboard_callbacks(sampler: optuna.samplers.BaseSampler, every: int) -> list[Any]:
-    """The controller's figures for optuna-dashboard (docs/dashboard.md), when they can be drawn."""
+def _dashboard_callbacks(
+    study: optuna.Study, sampler: optuna.samplers.BaseSampler, every: int, reward: Any
+) -> list[Any]:
+    """Name the study's objective, then make the controller's figures for optuna-dashboard
+    (docs/dashboard.md) when they can be drawn.
+
+    ``reward`` is the objective's ``RewardConfig``: the name says what the value is, so that
+    optuna-dashboard and ``trials_dataframe`` show it instead of "Objective 0". A name already
+    set (by a user, or an earlier worker) is kept.
+    """
+    if study.metric_names is None:
+        name = "validation accuracy"  # RewardConfig's monitor, the best of the last epochs
+        if reward.cost is not None:  # MnasNet's soft constraint (docs/cli.md)
+            name += f" × ({reward.cost} / {reward.target:g})^{reward.weight:g}"
+        with warnings.catch_warnings():  # experimental in Optuna 5, and the name is all we set
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([name])
     try:
         from optuna_rlnas import RLNASSampler
         from optuna_rlnas.dashboard import DashboardCallback
@@ -580,6 +596,20 @@ def _trial_line(trial: optuna.trial.FrozenTrial) -> str:
     )
 
 
+def artifact_dir(storage_url: str, given: str | None = None) -> str:
+    """Where ``rlnas run`` uploads: ``given``, else ``<file stem>_artifacts`` beside an SQLite
+    file (the folder ``rlnas dashboard`` serves by default), else ``rlnas_artifacts`` here."""
+    if given:
+        return given
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(storage_url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        stem, _ = os.path.splitext(parsed.database)
+        return f"{stem}_artifacts"
+    return "rlnas_artifacts"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     start = time.monotonic()
     check_storage_url(args.storage)
@@ -601,7 +631,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         storage=storage, study_name=f"{args.study_name}-final", direction="maximize"
     )
     _name_metric(final_study, "val_acc")
-    artifacts = artifact_dir(args.storage, args.artifacts)
+    artifacts = artifact_dir(args.storage, args.artifact_dir)
     try:
         report = run_final_phase(
             study,
@@ -628,7 +658,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if report.artifacts:
         print(
             f"uploaded to the artifact store {artifacts}/, on trial {chosen.trial.number} of "
-            f"study '{final_study.study_name}' (rlnas dashboard --artifacts {artifacts})"
+            f"study '{final_study.study_name}' (rlnas dashboard --artifact-dir {artifacts})"
         )
     print(f"load it: optuna_rlnas.child.load({str(report.folder)!r})")
     return 0
@@ -803,42 +833,33 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     storage = make_storage(args.storage, must_exist=True)
     try:
         import optuna_dashboard
+        from optuna.artifacts import FileSystemArtifactStore
     except ImportError:
         raise CLIError(
             'the dashboard needs optuna-dashboard: pip install "optuna-rlnas[dashboard]"'
         ) from None
+    # The artifacts (saved models, architecture images) live in a folder of their own; with
+    # SQLite, by default <file stem>_artifacts next to the database file (docs/dashboard.md).
+    folder = args.artifact_dir
+    if folder is not None and not os.path.isdir(folder):
+        raise CLIError(f"--artifact-dir must be an existing folder, but got {folder!r}")
+    if folder is None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(args.storage)
+        if url.get_backend_name() == "sqlite" and url.database:
+            stem, _ = os.path.splitext(url.database)
+            folder = stem + "_artifacts" if os.path.isdir(stem + "_artifacts") else None
+    store = FileSystemArtifactStore(folder) if folder is not None else None
     print(f"dashboard of {mask_url(args.storage)} at http://127.0.0.1:{args.port}/ (Ctrl-C stops)")
+    print(f"artifacts from {folder}" if folder else "no artifact folder (--artifact-dir)")
     try:
-        optuna_dashboard.run_server(
-            storage, host="127.0.0.1", port=args.port, artifact_store=_artifact_store(args)
-        )
+        optuna_dashboard.run_server(storage, host="127.0.0.1", port=args.port, artifact_store=store)
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         raise CLIError(f"cannot serve on 127.0.0.1:{args.port}: {exc.strerror or exc}") from None
     return 0
-
-
-def artifact_dir(storage_url: str, given: str | None = None) -> str:
-    """The artifact store's folder: ``given``, else ``<name>-artifacts`` beside an SQLite file
-    (``sqlite:///rlnas.db``: ``rlnas-artifacts``), else ``rlnas-artifacts`` here."""
-    if given:
-        return given
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(storage_url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        stem, _ = os.path.splitext(parsed.database)
-        return f"{stem}-artifacts"
-    return "rlnas-artifacts"
-
-
-def _artifact_store(args: argparse.Namespace) -> Any:
-    # The store rlnas run uploads to, when it exists; the dashboard then lists the files.
-    from optuna.artifacts import FileSystemArtifactStore
-
-    folder = artifact_dir(args.storage, args.artifacts)
-    return FileSystemArtifactStore(folder) if os.path.isdir(folder) else None
 
 
 # --- parser ---------------------------------------------------------------------------------
@@ -958,9 +979,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = commands.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1")
     storage_args(d, study=False)
     d.add_argument("--port", type=_positive_int, default=8080, help="[%(default)s]")
-    d.add_argument(
-        "--artifacts", help="artifact store folder [beside the SQLite file: NAME-artifacts]"
-    )
+    d.add_argument("--artifact-dir", help="artifact folder [SQLite: <file stem>_artifacts]")
     d.set_defaults(handler=cmd_dashboard)
     return parser
 
@@ -1028,7 +1047,9 @@ def _run_parser(commands: Any, storage_args: Any) -> None:
     r.add_argument("--max-params", type=_positive_int, help="constraint: prune larger children")
     r.add_argument("--max-latency-ms", type=_positive_float, help="constraint: CPU ms per image")
     r.add_argument("--out", default="rlnas-model", help="folder of the saved model [%(default)s]")
-    r.add_argument("--artifacts", help="artifact store folder [beside the SQLite file]")
+    r.add_argument(
+        "--artifact-dir", help="artifact folder [SQLite: <file stem>_artifacts; else here]"
+    )
     _device_args(r, precision_default="auto")
     r.set_defaults(handler=cmd_run)
 

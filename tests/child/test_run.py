@@ -78,7 +78,7 @@ def test_run_searches_retrains_tests_and_hands_the_model_over(tmp_path, capsys) 
     assert len(chosen) == 1 and chosen[0].user_attrs["test_acc"] == meta["test_acc"]
     metas = get_all_artifact_meta(chosen[0], storage=final._storage)
     assert {m.filename for m in metas} >= {"model.pt", "architecture.json", "architecture.svg"}
-    assert (tmp_path / "run-artifacts").is_dir()  # beside the SQLite file
+    assert (tmp_path / "run_artifacts").is_dir()  # beside the SQLite file, as the dashboard reads
     search = optuna.load_study(study_name="rlnas", storage=storage)
     assert chosen[0].user_attrs["source_trial"] in {t.number for t in search.trials}
 
