@@ -3,10 +3,11 @@
     python -m benchmarks.reference --sampler rlnas-paper
 
 stores, from every problem CSV in ``--results``, that sampler's regret and best value at each
-budget of the report into ``RESULTS/reference/SAMPLER.csv.gz`` (with the date and the commit it
-was taken at). After a change that should leave the sampler as it is (the paper preset under a
-restructured sampler), rerun it (``python -m benchmarks.run --rerun rlnas-paper ...``) and the
-report sets the new rows beside the reference with two-sided Mann-Whitney p-values.
+budget of the report into ``RESULTS/reference/SAMPLER.csv.gz`` (with the date and which code
+made the runs: ``--source``, by default the current commit). After a change that should leave
+the sampler as it is (the paper preset under a restructured sampler), rerun it
+(``python -m benchmarks.run --rerun rlnas-paper ...``) and the report sets the new rows beside
+the reference with two-sided Mann-Whitney p-values.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from scipy import stats
 from benchmarks.run import read_results
 
 BUDGETS = (25, 50, 100, 200, 300)
-COLUMNS = ["sampler", "problem", "seed", "trial", "regret", "best_so_far", "taken", "commit"]
+COLUMNS = ["sampler", "problem", "seed", "trial", "regret", "best_so_far", "taken", "source"]
 
 
 def reference_path(results: str, sampler: str) -> str:
@@ -40,8 +41,10 @@ def _commit() -> str:
         return "unknown"
 
 
-def take(results: str, sampler: str) -> str:
-    """Writes the reference of ``sampler`` from the CSVs in ``results``; returns its path."""
+def take(results: str, sampler: str, source: str | None = None, out: str | None = None) -> str:
+    """Writes the reference of ``sampler`` from the CSVs in ``results`` into ``out`` (default:
+    ``results``' reference folder); ``source`` says which code made the runs (default: the
+    current commit). Returns the path written."""
     frames = []
     for path in sorted(glob.glob(os.path.join(results, "*.csv.gz"))):
         frame = read_results(path)
@@ -51,8 +54,8 @@ def take(results: str, sampler: str) -> str:
     if frame.empty:
         raise ValueError(f"No runs of {sampler!r} in {results}.")
     frame["taken"] = datetime.date.today().isoformat()
-    frame["commit"] = _commit()
-    path = reference_path(results, sampler)
+    frame["source"] = source or f"commit {_commit()}"
+    path = reference_path(out or results, sampler)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     frame[COLUMNS].to_csv(path, index=False, float_format="%.6g",
                           compression={"method": "gzip", "mtime": 0})
@@ -67,7 +70,7 @@ def comparison(frame: pd.DataFrame, results: str, sampler: str) -> list[str] | N
         return None
     ref = pd.read_csv(path)
     now = frame[frame.sampler == sampler]
-    taken = f"{ref.taken.iloc[0]} at commit {ref.commit.iloc[0]}" if len(ref) else "?"
+    taken = f"{ref.taken.iloc[0]}, runs of {ref.source.iloc[0]}" if len(ref) else "?"
     lines = [f"Reference taken on {taken} (`python -m benchmarks.reference --sampler {sampler}`)"
              "; p: two-sided Mann-Whitney U over seeds (H0: same distribution).", "",
              "| problem | budget | reference | now | p |", "|---|---|---|---|---|"]
@@ -95,8 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sampler", default="rlnas-paper")
     parser.add_argument("--results", default="benchmarks/results")
+    parser.add_argument("--source", help="which code made the runs (default: this commit)")
+    parser.add_argument("--out", help="results folder to write the reference into "
+                        "(default: --results)")
     args = parser.parse_args(argv)
-    print(take(args.results, args.sampler))
+    print(take(args.results, args.sampler, args.source, args.out))
 
 
 if __name__ == "__main__":
