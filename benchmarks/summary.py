@@ -272,6 +272,8 @@ def sections(frame: pd.DataFrame, floors: dict[str, float | None],
     parts += ["## Sampler time", "",
               "Milliseconds per trial spent in the sampler, over all trials / over the last "
               "tenth of each run (number of trials in parentheses), from the benchmark runs "
-              "above: two runs at a time on a shared 2-core machine, so compare columns, not "
-              "pages.", "", *time_table(frame, groups, samplers), ""]
+              "above: two runs at a time on a shared 2-core machine, the samplers at different "
+              "times under different load, so only large factors mean something; "
+              "`benchmarks/sampler_time.py` compares samplers in one run.", "",
+              *time_table(frame, groups, samplers), ""]
     return parts
