@@ -49,9 +49,9 @@ Samplers (`benchmarks/samplers.py`; every one gets the run's seed):
 - `tpe`: `TPESampler(seed=...)`, Optuna 5's defaults (multivariate); `random`: `RandomSampler`.
 - `evolution`: regularized evolution (Real et al. 2019), population 10, tournament 3, one
   decision mutated per child, oldest removed (`benchmarks/evolution.py`).
-- `gp`: `GPSampler(seed=...)`, Optuna's defaults. It costs about 0.2-0.3 s per trial over 300
-  trials here (0.7 s per trial near trial 300 on HPOLib), 50-100 times TPE, so it runs 20 seeds
-  of **100 trials** only: its columns at 200 and 300 trials are empty.
+- `gp`: `GPSampler(seed=...)`, Optuna's defaults. It costs 0.2-0.7 s per trial here, 10-50
+  times TPE (`benchmarks/results/sampler_time_gp.md`, below), so it runs **10 seeds of 100
+  trials** only: its columns at 200 and 300 trials are empty, and its p-values have less power.
 - Also available: `nsga2`, `bruteforce` (Optuna's other samplers that take categorical
   decisions natively).
 
@@ -332,10 +332,9 @@ def render(frame: pd.DataFrame, command: str, doc_dir: str, results: str) -> str
     ]
     parts += [SETUP, ""]
     parts += summary.sections(frame, floors, sampler_order(list(frame.sampler.unique())))
-    sampler_time = os.path.join(results, "sampler_time.md")
-    if os.path.exists(sampler_time):
-        with open(sampler_time) as f:
-            parts += ["### At 300 and 1,000 trials on NAS-Bench-201", "", f.read().strip(), ""]
+    for path in sorted(glob.glob(os.path.join(results, "sampler_time*.md"))):
+        with open(path) as f:  # written by benchmarks/sampler_time.py
+            parts += [f"### In one run: `{os.path.basename(path)}`", "", f.read().strip(), ""]
     paper = reference.comparison(frame, results, "rlnas-paper")
     if paper:
         parts += ["## The paper preset against its reference", "",
