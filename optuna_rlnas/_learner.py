@@ -106,7 +106,7 @@ class Learner:
         self.trainer = Reinforce(controller, config)
         self.encoder = encoder
         self.ledger = Ledger()
-        self._reward_fn = reward_fn
+        self.reward_fn = reward_fn
         self._consider_pruned_trials = consider_pruned_trials
         self._pending: list[_Pending] = []
         self._history: list[RewardRecord] = []
@@ -116,12 +116,12 @@ class Learner:
     # ------------------------------------------------------------------ rewards
     def check(self, study: Study) -> None:
         """Refuse a study whose objectives the rewards cannot follow."""
-        if self._reward_fn is None and _private.is_multi_objective(study):
+        if self.reward_fn is None and _private.is_multi_objective(study):
             raise ValueError(
                 f"RLNASSampler needs a reward_fn that turns the {len(study.directions)} objective "
                 "values into one reward in a multi-objective study, but got reward_fn=None."
             )
-        if self._reward_fn is paper_reward and study.directions != [StudyDirection.MAXIMIZE]:
+        if self.reward_fn is paper_reward and study.directions != [StudyDirection.MAXIMIZE]:
             directions = ", ".join(d.name.lower() for d in study.directions)
             raise ValueError(
                 "reward_fn=paper_reward (the cube of a validation accuracy, larger is better) "
@@ -141,8 +141,8 @@ class Learner:
             return None
         if values is None:
             return None
-        if self._reward_fn is not None:
-            reward = self._reward_fn(values[0] if len(values) == 1 else list(values))
+        if self.reward_fn is not None:
+            reward = self.reward_fn(values[0] if len(values) == 1 else list(values))
         elif len(values) != 1:
             return None  # a multi-objective study without reward_fn never gets this far
         else:

@@ -416,8 +416,8 @@ def test_paper_preset_reward_is_the_value_when_not_an_accuracy() -> None:
         accuracy = make_sampler("rlnas-paper", 0, value_scale=100.0)
     except SamplerUnavailable:
         pytest.skip("RLNASSampler.paper is not available")
-    assert loss._reward_fn is None  # the sampler's own reward: the value
-    assert accuracy._reward_fn(50.0) == pytest.approx(0.125)
+    assert loss.reward_fn is None  # the sampler's own reward: the value
+    assert accuracy.reward_fn(50.0) == pytest.approx(0.125)
 
 
 def test_sampler_time_prints_ratios_to_tpe_and_growth(capsys) -> None:
