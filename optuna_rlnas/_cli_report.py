@@ -119,9 +119,10 @@ def summary(
     line = f"best trial: #{best.number}, validation accuracy {accuracy:.4f}"
     if "cost" in best.user_attrs:
         line += f", value {best.value:.4f} (accuracy x cost factor)"
-    if hasattr(sampler, "reward"):  # RLNASSampler: what its controller learns from this trial
+    reward_of = getattr(sampler, "reward", None)  # RLNASSampler: what its controller learns
+    if reward_of is not None:
         try:
-            reward = sampler.reward(study, best)
+            reward = reward_of(study, best)
         except ValueError:  # a value its reward_fn refuses: the sampler learnt nothing from it
             reward = None
         line += "" if reward is None else f", controller reward {reward:.4f}"

@@ -218,7 +218,10 @@ def test_killed_worker_is_reported_and_its_trial_retried(tmp_path) -> None:
     (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
     assert f"trial #{killed} was retried as #{retry.number} (its heartbeat had stopped)" in lines
     assert trials[killed].state == TrialState.FAIL
-    assert retry.state == TrialState.COMPLETE and retry.params == trials[killed].params
+    # The retry repeats what the killed trial had drawn; killed mid-suggestion (a loaded machine),
+    # it had drawn only some of its parameters, and the retry draws the rest.
+    assert retry.state == TrialState.COMPLETE
+    assert retry.params.items() >= trials[killed].params.items()
 
 
 @pytest.mark.slow
