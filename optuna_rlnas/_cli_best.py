@@ -18,13 +18,16 @@ from optuna_rlnas._cli_settings import stored_settings
 
 
 def cmd_best(args: argparse.Namespace) -> int:
+    from optuna_rlnas.child import trial_architecture
+
     storage = make_storage(args.storage, must_exist=True)
     study = load_study(storage, args.study_name, args.storage)
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not completed:
         raise CLIError(f"study {args.study_name!r} has no complete trial yet")
     best = study.best_trial
-    if "architecture_json" not in best.user_attrs:
+    architecture = trial_architecture(best)
+    if architecture is None:
         raise CLIError(f"trial #{best.number} records no architecture: was it run by rlnas?")
     config = stored_settings(study) or dict(SEARCH_DEFAULTS)
     if args.epochs is not None:
@@ -34,14 +37,12 @@ def cmd_best(args: argparse.Namespace) -> int:
     search = build_search(config, merge_validation=True)
     datamodule, training = search.datamodule, search.training
 
-    from optuna_rlnas.child import Architecture
     from optuna_rlnas.child import ChildModule
     from optuna_rlnas.child import ChildNet
     from optuna_rlnas.child._lightning import make_trainer
     from optuna_rlnas.child._lightning import pl
     from optuna_rlnas.child._lightning import run_trainer
 
-    architecture = Architecture.from_json(best.user_attrs["architecture_json"])
     pl.seed_everything(
         best.user_attrs.get("seed", config["study_seed"]), workers=True, verbose=False
     )

@@ -127,8 +127,11 @@ def summary(
             reward = None
         line += "" if reward is None else f", controller reward {reward:.4f}"
     print(line)
+    from optuna_rlnas.child import trial_architecture  # loaded by the search already
+
+    architecture = trial_architecture(best)
     print(f"best architecture ({best.user_attrs.get('n_params', '?')} parameters):")
-    print(f"  {best.user_attrs.get('architecture', best.params)}")
+    print(f"  {architecture if architecture is not None else best.params}")
     storage = "" if url == DEFAULT_STORAGE else f" --storage {shlex.quote(mask_url(url))}"
     named = "" if name == DEFAULT_STUDY else f" --study-name {shlex.quote(name)}"
     print(f"open the dashboard: rlnas dashboard{storage}")

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from optuna import Study
 from optuna.storages import RDBStorage
+from optuna.trial import BaseTrial
 from optuna.trial import FrozenTrial
+from optuna.trial import Trial
 from optuna.trial import TrialState
 
 
@@ -138,3 +141,12 @@ def running_heartbeat_ages(study: Study) -> dict[int, float | None]:
         }
     finally:
         session.close()
+
+
+def set_running_trial_system_attr(trial: BaseTrial, key: str, value: Any) -> None:
+    """A system attribute of a trial an objective runs (Optuna 5's ``Trial`` has no setter for
+    them). A ``FixedTrial`` or ``FrozenTrial`` has no storage: it keeps the value itself."""
+    if isinstance(trial, Trial):
+        trial.storage.set_trial_system_attr(trial._trial_id, key, value)
+    else:
+        trial.system_attrs[key] = value  # both return their own dictionary

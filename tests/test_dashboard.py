@@ -20,6 +20,7 @@ from optuna_rlnas.child import Architecture  # noqa: E402
 from optuna_rlnas.child import CNNSearchSpace  # noqa: E402
 from optuna_rlnas.child import LayerSpec  # noqa: E402
 from optuna_rlnas.child import RewardConfig  # noqa: E402
+from optuna_rlnas.child import record_architecture  # noqa: E402
 from optuna_rlnas.child import suggest_architecture  # noqa: E402
 from optuna_rlnas.cli import main  # noqa: E402
 from optuna_rlnas.dashboard import FIGURE_IDS  # noqa: E402
@@ -38,8 +39,7 @@ SPACE = CNNSearchSpace(num_layers=3, strides=(1, 2))
 def _objective(trial: optuna.Trial) -> float:
     """A child described like make_objective's, scored without training: wide and skip-rich."""
     arch = suggest_architecture(trial, SPACE)
-    trial.set_user_attr("architecture", str(arch))
-    trial.set_user_attr("architecture_json", arch.to_json())
+    record_architecture(trial, arch)
     trial.set_user_attr("n_params", sum(layer.filters for layer in arch.layers))
     trial.set_user_attr("train_time_s", 0.0)
     if trial.number == 2:

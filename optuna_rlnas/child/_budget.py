@@ -33,6 +33,7 @@ from typing import Any
 
 import optuna
 
+from optuna_rlnas.child._attributes import record_architecture
 from optuna_rlnas.child._checks import check_int
 from optuna_rlnas.child._data import ImageDataModule
 from optuna_rlnas.child._export import save
@@ -249,8 +250,7 @@ def _train_finalist(
     trial = final_study.ask()
     trial.set_user_attr("augment", augment)
     trial.set_user_attr("source_trial", finalist.trial_number)
-    trial.set_user_attr("architecture", str(finalist.architecture))
-    trial.set_user_attr("architecture_json", finalist.architecture.to_json())
+    record_architecture(trial, finalist.architecture)
     trial.set_user_attr("epochs", epochs)
     try:
         net, seconds = train_child(

@@ -27,6 +27,7 @@ import optuna
 import torch
 
 from optuna_rlnas.child._architecture import Architecture
+from optuna_rlnas.child._attributes import record_architecture
 from optuna_rlnas.child._data import ImageDataModule
 from optuna_rlnas.child._lightning import ChildModule
 from optuna_rlnas.child._lightning import EpochHistory
@@ -191,8 +192,10 @@ def make_objective(
     module's docstring): infeasible children are pruned untrained. ``deadline`` (a
     ``time.monotonic()`` value) prunes a trial at the first step past it.
 
-    Each trial records the user attributes ``architecture`` (compact string),
-    ``architecture_json``, ``depth``, ``n_params``, ``seed``, ``train_time_s``, ``epochs``
+    Each trial records the architecture (:func:`record_architecture`: the user attributes
+    ``layer_0``, ``layer_1``, ... and ``depth``, the system attribute ``rlnas:architecture``;
+    read it back with :func:`trial_architecture`), and the user attributes ``n_params``,
+    ``seed``, ``train_time_s``, ``epochs``
     (trained), ``train_images_per_s``, ``val_acc`` (the aggregated score; for a pruned trial its
     score so far), and where they apply ``feasible``, ``invalid_reason``, ``cost`` and
     ``latency_ms``. The data module is prepared, set up and moved to the training device once,
@@ -210,7 +213,10 @@ def make_objective(
         >>> study = optuna.create_study(direction="maximize")
         >>> study.optimize(objective, n_trials=1)
         >>> sorted(study.trials[0].user_attrs)[:3]
-        ['architecture', 'architecture_json', 'depth']
+        ['depth', 'epochs', 'feasible']
+        >>> from optuna_rlnas.child import trial_architecture
+        >>> print(trial_architecture(study.trials[0]))  # doctest: +ELLIPSIS
+        L0 8@...
     """
     # Imported here, after Lightning itself: without the extra, the install hint comes first.
     from optuna_integration import PyTorchLightningPruningCallback
@@ -230,9 +236,7 @@ def make_objective(
 
     def objective(trial: optuna.trial.BaseTrial) -> float:
         architecture = suggest_architecture(trial, space)
-        trial.set_user_attr("architecture", str(architecture))
-        trial.set_user_attr("architecture_json", architecture.to_json())
-        trial.set_user_attr("depth", architecture.depth)  # the depth built, whoever chose it
+        record_architecture(trial, architecture)  # layer_0, ..., depth; rlnas:architecture
         s = trial_seed(seed, trial)
         trial.set_user_attr("seed", s)
         pl.seed_everything(s, workers=True, verbose=False)  # weights and batches per trial seed
