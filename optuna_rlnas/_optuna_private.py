@@ -8,6 +8,7 @@ from typing import Any
 from optuna import Study
 from optuna.storages import RDBStorage
 from optuna.trial import BaseTrial
+from optuna.trial import FixedTrial
 from optuna.trial import FrozenTrial
 from optuna.trial import Trial
 from optuna.trial import TrialState
@@ -148,5 +149,7 @@ def set_running_trial_system_attr(trial: BaseTrial, key: str, value: Any) -> Non
     them). A ``FixedTrial`` or ``FrozenTrial`` has no storage: it keeps the value itself."""
     if isinstance(trial, Trial):
         trial.storage.set_trial_system_attr(trial._trial_id, key, value)
-    else:
+    elif isinstance(trial, (FixedTrial, FrozenTrial)):
         trial.system_attrs[key] = value  # both return their own dictionary
+    else:
+        raise TypeError(f"cannot record {key!r} on a {type(trial).__name__}.")

@@ -65,8 +65,10 @@ def finalists(study: optuna.Study, k: int) -> list[Finalist]:
     chosen: dict[str, Finalist] = {}
     for _, negative_value, _, t in sorted(ranked, key=lambda r: r[:3]):
         architecture = trial_architecture(t)
-        key = None if architecture is None else architecture.to_json()
-        if architecture is not None and key not in chosen:
+        if architecture is None:  # has_architecture, but unreadable
+            continue
+        key = architecture.to_json()
+        if key not in chosen:
             chosen[key] = Finalist(
                 t.number,
                 architecture,
