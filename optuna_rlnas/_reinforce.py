@@ -228,8 +228,14 @@ class Reinforce:
         sequences: Sequence[Sequence_],
         rewards: Sequence[float],
         old_log_probs: Sequence[float | None] | None = None,
+        drawn: Sequence[bool] | None = None,
     ) -> dict[str, float]:
-        """One update on a batch of children (Eq. 2); returns the batch's statistics."""
+        """One update on a batch of children (Eq. 2); returns the batch's statistics.
+
+        ``drawn``: per child, whether the policy drew its actions; a child that it did not
+        (picked by the reward model) enters the baseline and the priority queue but carries no
+        policy-gradient term, since Eq. (2) holds for draws from the policy only.
+        """
         if len(sequences) != len(rewards) or not sequences:
             raise ValueError(
                 f"update needs one reward per sequence and at least one of each, but got "
@@ -245,6 +251,8 @@ class Reinforce:
             advantage = advantage / (math.sqrt(self.reward_var or 0.0) + 1e-8)
             if not self.reward_var:
                 advantage = torch.sign(reward - self.baseline)
+        if drawn is not None:  # MODEL SEAM (issue 11); core's per-step flags supersede it
+            advantage = advantage * torch.tensor(drawn, dtype=advantage.dtype)
         old = None
         if cfg.clip_ratio is not None and old_log_probs is not None:
             old = torch.tensor([math.nan if v is None else v for v in old_log_probs])

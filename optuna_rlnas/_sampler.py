@@ -34,6 +34,9 @@ from optuna_rlnas._actions import ActionMap
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._controller import ControllerConfig
 from optuna_rlnas._controller import Decision
+from optuna_rlnas._model import ModelConfig
+from optuna_rlnas._model import ModelGuide
+from optuna_rlnas._model import Plan
 from optuna_rlnas._naming import LayerName
 from optuna_rlnas._naming import parse_param_name
 from optuna_rlnas._reinforce import Reinforce
@@ -45,6 +48,7 @@ _MAX_OPEN_ROLLOUTS = 1024  # rollouts of trials that never reach after_trial are
 _SKIP_CHOICES = ((False, True), (0, 1))
 _DRAW = object()  # marks a decision the controller draws rather than one forced to a value
 _DIRECT_READS = 2  # unconsumed trials read one by one before a trial; more: one bulk read
+DEFAULT_MODEL = ModelConfig()  # the model-guided controller (issue 11); None: the controller alone
 
 RewardFn = Callable[[Any], float]
 
@@ -70,6 +74,9 @@ class _TrialRollout:
     sampled: list[str] = field(default_factory=list)  # names the controller drew (not forced)
     anchors: dict[tuple[str, int], int] = field(default_factory=dict)  # (scope, layer) -> step
     n_params: int = 0  # leading entries of trial.params already fed or drawn
+    # MODEL SEAM (issue 11): the child the model picked, and the names it decided.
+    plan: Plan | None = None
+    planned: list[str] = field(default_factory=list)
 
 
 class RLNASSampler(BaseSampler):
@@ -99,6 +106,9 @@ class RLNASSampler(BaseSampler):
             wider ones are this many bins (see ``docs/sampler.md``).
         record_user_attrs: Also write the log-probability and entropy of each trial's actions as
             user attributes (``rlnas:log_prob``, ``rlnas:entropy``), which optuna-dashboard shows.
+        model: The model-guided controller (:class:`ModelConfig`): before each trial the
+            controller draws many candidates and a reward model fitted on the finished trials
+            picks one. ``None``: the controller alone, as in the paper (:meth:`paper`).
 
     Example:
         >>> import optuna
@@ -124,6 +134,7 @@ class RLNASSampler(BaseSampler):
         independent_sampler: BaseSampler | None = None,
         n_bins: int = 16,
         record_user_attrs: bool = True,
+        model: ModelConfig | None = DEFAULT_MODEL,
     ) -> None:
         if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**32):
             raise ValueError(f"seed must be None or an int in [0, 2**32), but got {seed!r}.")
@@ -137,6 +148,8 @@ class RLNASSampler(BaseSampler):
             raise ValueError(f"n_startup_trials must be an int >= 0, but got {n_startup_trials!r}.")
         if not (isinstance(n_bins, int) and n_bins >= 2):
             raise ValueError(f"n_bins must be an int >= 2, but got {n_bins!r}.")
+        if model is not None and not isinstance(model, ModelConfig):
+            raise TypeError(f"model must be a ModelConfig or None, but got {model!r}.")
         if seed is None:
             seed = int(np.random.SeedSequence().entropy % 2**32)
         self._seed = int(seed)
@@ -164,13 +177,19 @@ class RLNASSampler(BaseSampler):
         # consumed numbers at or above it (trials that finished out of order).
         self._next = 0
         self._done: set[int] = set()
-        self._pending: list[tuple[tuple[Decision, ...], tuple[int, ...], float, float | None]] = []
+        self._pending: list[
+            tuple[tuple[Decision, ...], tuple[int, ...], float, float | None, bool]
+        ] = []
         self._n_consumed = 0
+        # MODEL SEAM (issue 11): the reward model, fed in _learn, asked in before_trial.
+        self._model_config = model
+        self._guide = None if model is None else ModelGuide(model, self._seed)
 
     @classmethod
     def paper(cls, *, seed: int | None = None, **kwargs: Any) -> RLNASSampler:
         """The paper's exact setting: 2x35 LSTM, init +-0.08, Adam 6e-4, m = 8, reward acc^3."""
         kwargs.setdefault("reward_fn", paper_reward)
+        kwargs.setdefault("model", None)
         return cls(
             seed=seed, controller=ControllerConfig.paper(), update=UpdateConfig.paper(), **kwargs
         )
@@ -190,6 +209,11 @@ class RLNASSampler(BaseSampler):
     def controller_config(self) -> ControllerConfig:
         """The controller's shape in use."""
         return self._controller_config
+
+    @property
+    def model_config(self) -> ModelConfig | None:
+        """The model-guided controller's settings, or ``None`` for the controller alone."""
+        return self._model_config
 
     @property
     def n_consumed(self) -> int:
@@ -215,6 +239,27 @@ class RLNASSampler(BaseSampler):
         rewards, ``None``.
         """
         return self._reward(study, trial)
+
+    def recommended_trial(self, study: Study) -> FrozenTrial | None:
+        """The trial of the child the reward model recommends, after consuming ``study``.
+
+        Under noise the best observed value is often a lucky evaluation; the recommendation is
+        the child with the best posterior mean (of its evaluations, the one with the best
+        value), when the model finds the noise large, else the best observed trial. Without a
+        model (``model=None``) it is Optuna's ``best_trial``. ``None`` before any reward.
+        """
+        self.consume(study)
+        with self._lock:
+            if self._guide is None:
+                number = None
+                if self._n_consumed:
+                    try:
+                        return study.best_trial
+                    except ValueError:
+                        return None
+            else:
+                number = self._guide.recommend()
+        return None if number is None else _private.trial_by_number(study, number)
 
     def consume(self, study: Study) -> int:
         """Learn now from the finished trials not consumed yet; returns :attr:`n_consumed`.
@@ -249,7 +294,15 @@ class RLNASSampler(BaseSampler):
         self._check_objectives(study)
         with self._lock:
             self._learn(study, before=trial.number)
-            self._open(trial)
+            state = self._open(trial)
+            # MODEL SEAM (issue 11): the model picks the child before the first suggest. Trials
+            # with fixed parameters (enqueued, retried) and startup trials are left alone.
+            if (
+                self._guide is not None
+                and self._n_consumed >= self._n_startup_trials
+                and "fixed_params" not in trial.system_attrs
+            ):
+                state.plan = self._guide.plan(self._controller, self._rng.rng)
 
     def sample_independent(
         self,
@@ -273,9 +326,16 @@ class RLNASSampler(BaseSampler):
                     if name not in state.seen and name != param_name:
                         self._step(state, name, trial.distributions[name], value=params[name])
                 state.n_params = len(params)
-            action = self._step(state, param_name, param_distribution)
-            state.sampled.append(param_name)
-            return self._lookup(param_name, param_distribution)[1].value(action, self._rng.rng)
+            key, action_map = self._lookup(param_name, param_distribution)
+            planned = None if state.plan is None else state.plan.actions.get(key)
+            if planned is not None and not param_distribution.single():
+                # MODEL SEAM (issue 11): the model's pick is fed as a forced action (no draw).
+                action = self._step(state, param_name, param_distribution, action=planned)
+                state.planned.append(param_name)
+            else:
+                action = self._step(state, param_name, param_distribution)
+                state.sampled.append(param_name)
+            return action_map.value(action, self._rng.rng)
 
     def after_trial(
         self,
@@ -309,6 +369,14 @@ class RLNASSampler(BaseSampler):
                 "entropy": held.rollout.entropy,
                 "update": held.update,
             }
+            if held.plan is not None:  # MODEL SEAM (issue 11)
+                record["planned"] = held.planned
+                record["model"] = {
+                    "mean": held.plan.mean,
+                    "sd": held.plan.sd,
+                    "candidates": held.plan.n_candidates,
+                    "reevaluates": held.plan.reevaluates,
+                }
         _private.set_trial_system_attr(study, trial, TRIAL_KEY, record)
         if self._record_user_attrs:
             _private.set_trial_user_attr(study, trial, "rlnas:log_prob", record["log_prob"])
@@ -358,6 +426,9 @@ class RLNASSampler(BaseSampler):
         key = name if not variants else f"{name}#{distribution!r}"
         actions = ActionMap(distribution, self._n_bins)
         variants.append((distribution, key, actions))
+        if self._guide is not None and not distribution.single():  # MODEL SEAM (issue 11)
+            ordered = not isinstance(distribution, CategoricalDistribution)
+            self._guide.register(key, actions.n_actions, ordered)
         return key, actions
 
     def _decision(
@@ -392,13 +463,17 @@ class RLNASSampler(BaseSampler):
         name: str,
         distribution: BaseDistribution,
         value: Any = _DRAW,
+        action: int | None = None,
     ) -> int:
-        """Feed one decision to the trial's rollout: force ``value`` if given, else draw."""
+        """Feed one decision to the trial's rollout: force ``value`` (or the index ``action``)
+        if given, else draw."""
         state.seen.add(name)
         if distribution.single():
             return 0  # nothing to decide
         decision, actions = self._decision(name, distribution, state.anchors, len(state.names))
         state.names.append(name)
+        if action is not None:
+            return state.rollout.step(decision, action=action)
         if value is _DRAW:
             return state.rollout.step(decision, rng=self._rng.rng)
         return state.rollout.step(decision, action=actions.action(value))
@@ -420,7 +495,12 @@ class RLNASSampler(BaseSampler):
                 if sequence is not None:
                     record = trial.system_attrs.get(TRIAL_KEY)
                     old = record.get("log_prob") if isinstance(record, dict) else None
-                    self._pending.append((*sequence, reward, old))
+                    # MODEL SEAM (issue 11): a child the model picked is no draw from the
+                    # policy, so it carries no policy-gradient term (priority queue only).
+                    drawn = not (isinstance(record, dict) and record.get("planned"))
+                    self._pending.append((*sequence, reward, old, drawn))
+                    if self._guide is not None:
+                        self._guide.observe(*sequence, reward, trial.number)
         while self._next in self._done:
             self._done.remove(self._next)
             self._next += 1
@@ -428,9 +508,10 @@ class RLNASSampler(BaseSampler):
         while len(self._pending) >= m:
             batch, self._pending = self._pending[:m], self._pending[m:]
             self._trainer.update(
-                [(d, a) for d, a, _, _ in batch],
-                [r for _, _, r, _ in batch],
-                [old for _, _, _, old in batch],
+                [(d, a) for d, a, _, _, _ in batch],
+                [r for _, _, r, _, _ in batch],
+                [old for _, _, _, old, _ in batch],
+                drawn=[drawn for *_, drawn in batch],
             )
 
     def _unconsumed(self, study: Study, before: int | None) -> list[FrozenTrial]:

@@ -1,0 +1,279 @@
+"""The model-guided controller's screen: what the sampler calls before each trial.
+
+:class:`ModelGuide` owns the finished children it has been shown (their features, rewards and
+trial numbers), the paths of the space, the Gaussian process and its refit schedule. It never
+sees a study: the sampler feeds it (:meth:`observe`) in the order it consumes trials and asks it
+for a :class:`Plan` (:meth:`plan`). Everything it holds is a function of the children it was
+shown and the seed, so a process that replays the study's storage rebuilds it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from optuna_rlnas._controller import Controller
+from optuna_rlnas._controller import Decision
+from optuna_rlnas._model import gp
+from optuna_rlnas._model.acquisition import log_expected_improvement
+from optuna_rlnas._model.acquisition import normal_scores
+from optuna_rlnas._model.candidates import draw
+from optuna_rlnas._model.config import ModelConfig
+from optuna_rlnas._model.encoding import Encoder
+from optuna_rlnas._model.paths import Paths
+
+_DETERMINISTIC_AFTER = 3  # equal repeats (and none unequal) that show the objective has no noise
+_REEVALUATION_POOL = 8  # evaluated children, best posterior mean first, that may be re-evaluated
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The child the model picked for the next trial.
+
+    ``actions`` maps decision keys to actions; ``reevaluates`` is the number of a trial whose
+    child this repeats (``None`` for a new child); ``mean`` and ``sd`` are the model's
+    prediction for it in normal-score units; ``n_candidates`` the distinct new candidates
+    screened.
+    """
+
+    actions: dict[str, int]
+    reevaluates: int | None
+    mean: float
+    sd: float
+    n_candidates: int
+
+
+class ModelGuide:
+    """A Gaussian process over the finished children that screens the controller's candidates.
+
+    Args:
+        config: The model's settings.
+        seed: Seeds the subset of trials that fits the hyperparameters beyond
+            ``config.max_fit_trials``.
+    """
+
+    def __init__(self, config: ModelConfig, seed: int) -> None:
+        self.config = config
+        self.seed = int(seed)
+        self.encoder = Encoder()
+        self.paths = Paths()
+        self._features = np.zeros((0, 0))  # (capacity, n_features): one row per observation
+        self.rewards: list[float] = []
+        self.numbers: list[int] = []
+        self._child_of: list[int] = []  # per observation, its child's index
+        self._children: dict[bytes, int] = {}  # feature bytes -> child index
+        self._child_rows: list[list[int]] = []  # per child, its observations
+        self._child_actions: list[dict[str, int]] = []
+        self._equal_repeats = 0
+        self._unequal_repeats = 0
+        self._hyper: gp.Hyperparameters | None = None
+        self._fit_size = 0
+        self._fit_blocks = 0
+        self._posterior: gp.Posterior | None = None
+
+    # ------------------------------------------------------------------ data
+    def register(self, key: str, n_actions: int, ordered: bool) -> None:
+        """Declare a decision (its key, number of actions and whether they are ordered)."""
+        self.encoder.register(key, n_actions, ordered and self.config.ordered_kernel)
+
+    def observe(
+        self, decisions: Sequence[Decision], actions: Sequence[int], reward: float, number: int
+    ) -> None:
+        """A finished trial: its decisions and actions (registered), reward and number."""
+        child = {d.key: int(a) for d, a in zip(decisions, actions)}
+        self.paths.add(decisions, actions)
+        row = self.encoder.encode([child])[0]
+        self._append(row)
+        self.rewards.append(float(reward))
+        self.numbers.append(int(number))
+        key = row.tobytes()
+        index = self._children.get(key)
+        if index is None:
+            index = self._children[key] = len(self._child_rows)
+            self._child_rows.append([])
+            self._child_actions.append(child)
+        elif self.rewards[self._child_rows[index][0]] == reward:
+            self._equal_repeats += 1
+        else:
+            self._unequal_repeats += 1
+        self._child_rows[index].append(len(self.rewards) - 1)
+        self._child_of.append(index)
+
+    def _append(self, row: np.ndarray) -> None:
+        n = self.n_observations
+        features = self.features()  # padded to the decisions known now, as ``row`` is
+        if n == len(self._features):
+            grown = np.empty((max(2 * n, 64), len(row)))
+            grown[:n] = features
+            self._features = grown
+        self._features[n] = row
+
+    @property
+    def n_observations(self) -> int:
+        return len(self.rewards)
+
+    @property
+    def deterministic(self) -> bool | None:
+        """Whether repeats showed the objective noise-free (True), noisy (False), or neither."""
+        if self._unequal_repeats:
+            return False
+        return True if self._equal_repeats >= _DETERMINISTIC_AFTER else None
+
+    @property
+    def noise_fraction(self) -> float | None:
+        """The fitted noise share of an observation's variance (``None`` before a fit)."""
+        return None if self._hyper is None else self._hyper.noise_fraction
+
+    def _noisy(self) -> bool:
+        if self.deterministic is True or self._hyper is None:
+            return False
+        return self._hyper.noise_fraction > self.config.noise_threshold
+
+    # ------------------------------------------------------------------ model
+    def features(self) -> np.ndarray:
+        """Rows of every observation, padded to the decisions known now."""
+        n, width = self.n_observations, self.encoder.n_features
+        if self._features.shape[1] != width:
+            # New decisions: every stored row reads as missing there, which keeps equal rows
+            # equal and distinct rows distinct, so the children keep their indices.
+            self._features = self.encoder.pad(self._features[:n])
+            firsts = self._features[[rows[0] for rows in self._child_rows]]
+            self._children = {row.tobytes(): c for c, row in enumerate(firsts)}
+        return self._features[:n]
+
+    def _refit_due(self) -> bool:
+        if self._hyper is None or len(self.encoder.blocks) != self._fit_blocks:
+            return True
+        grown = self.n_observations - self._fit_size
+        return grown >= max(1.0, self.config.refit_growth * self._fit_size)
+
+    def posterior(self) -> tuple[gp.Posterior, np.ndarray, np.ndarray]:
+        """The posterior over every observation, the transformed rewards y and alpha."""
+        features = self.features()
+        groups, scales = self.encoder.groups(), self.encoder.scales()
+        n_blocks = len(self.encoder.blocks)
+        if self._refit_due():
+            self._hyper = self._fit(features, groups, scales, n_blocks)
+            self._fit_size, self._fit_blocks = self.n_observations, n_blocks
+            self._posterior = None
+        assert self._hyper is not None
+        weights = self._hyper.weights(groups, scales, n_blocks)
+        if self._posterior is None:
+            self._posterior = gp.Posterior(
+                weights, math.exp(self._hyper.log_signal), math.exp(self._hyper.log_noise)
+            )
+        self._posterior.grow(
+            weights, self.encoder.missing_row()[self._posterior.features.shape[1] :]
+        )
+        self._posterior.extend(features[self._posterior.n :])
+        y = normal_scores(np.asarray(self.rewards))
+        return self._posterior, y, self._posterior.solve(y)
+
+    def _fit(
+        self, features: np.ndarray, groups: np.ndarray, scales: np.ndarray, n_blocks: int
+    ) -> gp.Hyperparameters:
+        # In trial-number order, so the fit is a function of the set of trials, not of the
+        # order this process consumed them in.
+        order = np.argsort(self.numbers, kind="stable")
+        cap = self.config.max_fit_trials
+        if len(order) > cap:
+            rng = np.random.RandomState((self.seed + len(order)) % 2**32)
+            order = np.sort(rng.choice(order, size=cap, replace=False))
+        y = normal_scores(np.asarray(self.rewards)[order])
+        return gp.fit(features[order], y, groups, scales, n_blocks, self.config.prior)
+
+    # ------------------------------------------------------------------ screening
+    def plan(self, controller: Controller, rng: np.random.RandomState) -> Plan | None:
+        """The child for the next trial, or ``None`` to let the controller draw alone."""
+        cfg = self.config
+        if self.n_observations < cfg.n_startup_trials:
+            return None
+        if cfg.policy_fraction > 0 and rng.random_sample() < cfg.policy_fraction:
+            return None
+        candidates = draw(controller, self.paths, cfg.n_candidates, rng)
+        keys = [d.key for d in candidates.decisions]
+        rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
+        self.features()  # pads stored rows and refreshes the children's keys
+        known = self._children if cfg.drop_repeats else {}
+        seen: set[bytes] = set()
+        keep = []
+        for i, row in enumerate(rows):
+            key = row.tobytes()
+            if key in seen or key in known:
+                continue
+            seen.add(key)
+            keep.append(i)
+        if not keep:
+            return None  # every candidate was evaluated already: the controller draws alone
+        rows, kept = rows[keep], np.asarray(keep)
+        if cfg.acquisition == "none":
+            return Plan(candidates.child(int(kept[0])), None, math.nan, math.nan, len(keep))
+        posterior, y, alpha = self.posterior()
+        mean, var = posterior.predict(rows, alpha)
+        train_mean = posterior.train_mean(y, alpha)
+        best = float(train_mean.max())  # the incumbent: the best posterior mean evaluated
+        score = self._score(mean, var, best)
+        i = int(np.argmax(score))
+        plan = Plan(
+            candidates.child(int(kept[i])), None, float(mean[i]), float(np.sqrt(var[i])), len(keep)
+        )
+        if cfg.reevaluate and self._noisy():
+            plan = self._reevaluation(posterior, alpha, train_mean, best, float(score[i]), plan)
+        return plan
+
+    def _score(self, mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
+        if self.config.acquisition == "mean":
+            return mean
+        return log_expected_improvement(mean, var, best)
+
+    def _reevaluation(
+        self,
+        posterior: gp.Posterior,
+        alpha: np.ndarray,
+        train_mean: np.ndarray,
+        best: float,
+        new_score: float,
+        plan: Plan,
+    ) -> Plan:
+        """The evaluated child with the best acquisition, if it beats the best new one.
+
+        Under noise an evaluated child's f is still uncertain (its posterior variance shrinks
+        with each evaluation), so its expected improvement over the incumbent is positive, and
+        largest for children with a high mean and few evaluations.
+        """
+        child_mean = np.array([train_mean[rows[0]] for rows in self._child_rows])
+        pool = np.argsort(-child_mean, kind="stable")[:_REEVALUATION_POOL]
+        features = self.features()[[self._child_rows[c][0] for c in pool]]
+        mean, var = posterior.predict(features, alpha)
+        score = self._score(mean, var, best)
+        j = int(np.argmax(score))
+        if score[j] <= new_score:
+            return plan
+        child = int(pool[j])
+        return Plan(
+            dict(self._child_actions[child]),
+            self.numbers[self._child_rows[child][0]],
+            float(mean[j]),
+            float(np.sqrt(var[j])),
+            plan.n_candidates,
+        )
+
+    # ------------------------------------------------------------------ recommendation
+    def recommend(self) -> int | None:
+        """The trial number of the child the model recommends: the best posterior mean when the
+        noise is large, else the best observation (``None`` before any observation)."""
+        if not self.rewards:
+            return None
+        rewards = np.asarray(self.rewards)
+        if self.n_observations >= 2 and self._hyper is None:
+            self.posterior()
+        if not self._noisy():
+            return self.numbers[int(np.argmax(rewards))]
+        posterior, y, alpha = self.posterior()
+        train_mean = posterior.train_mean(y, alpha)
+        child = self._child_of[int(np.argmax(train_mean))]
+        rows = self._child_rows[child]
+        return self.numbers[rows[int(np.argmax(rewards[rows]))]]
