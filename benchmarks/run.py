@@ -3,13 +3,16 @@
     python -m benchmarks.run --problems nb201-cifar10 synthetic-50 \
         --samplers rlnas tpe random evolution --seeds 20 --trials 300 --out benchmarks/results
 
-Rows: ``sampler, problem, seed, trial, value, best_so_far, regret, sampler_time_s, elapsed_s``.
-``value`` is what the sampler observed, ``best_so_far`` the best observed value up to this trial,
-``regret`` the problem's optimum minus the noise-free value of that incumbent (empty when the
-optimum is unknown), ``sampler_time_s`` the time spent inside the sampler for this trial and
-``elapsed_s`` the study's wall time so far. Each finished run is also kept in
-``OUT/raw/PROBLEM/SAMPLER/seedN.csv``; runs already present with the same number of trials are
-reused, so an interrupted run resumes.
+``--problems`` takes problem names and suites (``tables``, ``all``, ...: see
+``benchmarks/problems.py``). Rows: ``sampler, problem, seed, trial, value, best_so_far, regret,
+sampler_time_s, elapsed_s, key``. ``value`` is what the sampler observed, ``best_so_far`` the best
+observed value up to this trial, ``regret`` the problem's optimum minus the noise-free value of
+that incumbent (empty when the optimum is unknown), ``sampler_time_s`` the time spent inside the
+sampler for this trial, ``elapsed_s`` the study's wall time so far and ``key`` the trial's
+parameters as a canonical string (equal for a repeated architecture). Each finished run is also
+kept in ``OUT/raw/PROBLEM/SAMPLER/seedN.csv``; runs already present with the same number of trials
+and a key for each trial are reused, so an interrupted run resumes. Jobs run in ``--processes``
+processes, grouped by problem; a problem's CSV is written as soon as its runs are done.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ from dataclasses import dataclass
 import optuna
 import pandas as pd
 
+from benchmarks.problems import SUITES
 from benchmarks.problems import Problem
 from benchmarks.problems import ProblemUnavailable
+from benchmarks.problems import expand_problems
 from benchmarks.problems import get_problem
 from benchmarks.samplers import SAMPLERS
 from benchmarks.samplers import SamplerUnavailable
@@ -37,8 +42,22 @@ from benchmarks.timing import TimedSampler
 
 COLUMNS = [
     "sampler", "problem", "seed", "trial", "value", "best_so_far", "regret", "sampler_time_s",
-    "elapsed_s",
+    "elapsed_s", "key",
 ]
+
+
+def read_results(path: str) -> pd.DataFrame:
+    """A CSV of the runner; ``key`` stays a string (``"000123"`` is not a number), and files
+    written before keys were recorded get an empty ``key`` column."""
+    frame = pd.read_csv(path, dtype={"key": str}, keep_default_na=False, na_values=[""])
+    if "key" not in frame.columns:
+        frame["key"] = pd.Series(pd.NA, index=frame.index, dtype=object)
+    return frame
+
+
+def complete(frame: pd.DataFrame, trials: int) -> bool:
+    """Whether a stored run can be reused: ``trials`` rows, each with a key."""
+    return len(frame) == trials and bool(frame.key.notna().all())
 
 
 @dataclass(frozen=True)
@@ -81,7 +100,8 @@ def run_job(job: Job) -> pd.DataFrame:
     rows = []
     best, best_params = -math.inf, None
     for trial in study.get_trials(deepcopy=False):
-        value = trial.value if trial.state == optuna.trial.TrialState.COMPLETE else math.nan
+        finished = trial.state == optuna.trial.TrialState.COMPLETE
+        value = trial.value if finished else math.nan
         if value > best:
             best, best_params = value, trial.params
         regret = math.nan
@@ -90,7 +110,8 @@ def run_job(job: Job) -> pd.DataFrame:
         rows.append(
             (job.sampler, problem.name, job.seed, trial.number, value,
              best if best_params is not None else math.nan, regret,
-             sampler.seconds[trial.number], elapsed[trial.number])
+             sampler.seconds[trial.number], elapsed[trial.number],
+             problem.key(trial.params) if finished else "")
         )
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -135,7 +156,7 @@ def run(
         except SamplerUnavailable as e:
             print(f"skipping sampler {sampler}: {e}", file=sys.stderr)
     jobs, kept, names = [], {}, {}
-    for spec in problems:
+    for spec in expand_problems(problems):
         try:
             name = _problem(spec).name
         except ProblemUnavailable as e:
@@ -143,7 +164,7 @@ def run(
             continue
         names[spec] = name
         path = result_path(out, name)
-        old = pd.read_csv(path) if os.path.exists(path) else None
+        old = read_results(path) if os.path.exists(path) else None
         for sampler in available:
             for seed in seeds:
                 job = Job(spec, sampler, seed, trials)
@@ -153,47 +174,59 @@ def run(
                     continue
                 if old is not None:
                     prev = old[(old.sampler == sampler) & (old.seed == seed)]
-                    if len(prev) == trials:
+                    if complete(prev, trials):
                         kept[job] = prev
                         continue
-                if os.path.exists(raw) and len(prev_raw := pd.read_csv(raw)) == trials:
+                if os.path.exists(raw) and complete(prev_raw := read_results(raw), trials):
                     kept[job] = prev_raw
                     continue
                 jobs.append(job)
     print(f"{len(jobs)} runs to do, {len(kept)} reused", file=sys.stderr)
     done = dict(kept)
+    left = {spec: sum(job.problem == spec for job in jobs) for spec in names}
+    for spec in names:
+        if left[spec] == 0:
+            _write_problem(out, spec, names[spec], done, jobs)
     tasks = [(job, out, names[job.problem]) for job in jobs]
     start = time.perf_counter()
+
+    def finished(i: int, job: Job, path: str, seconds: float) -> None:
+        done[job] = read_results(path)
+        _progress(i, len(tasks), job, seconds, start)
+        left[job.problem] -= 1
+        if left[job.problem] == 0:  # write each problem as soon as it is done
+            _write_problem(out, job.problem, names[job.problem], done, jobs)
+
     if processes > 1 and len(tasks) > 1:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(processes) as pool:
             results = pool.imap_unordered(_run_and_save, tasks)
             for i, (job, path, seconds) in enumerate(results, 1):
-                done[job] = pd.read_csv(path)
-                _progress(i, len(tasks), job, seconds, start)
+                finished(i, job, path, seconds)
     else:
         for i, task in enumerate(tasks, 1):
-            job, path, seconds = _run_and_save(task)
-            done[job] = pd.read_csv(path)
-            _progress(i, len(tasks), job, seconds, start)
-    paths = []
-    for spec, name in names.items():
-        frames = [f for job, f in done.items() if job.problem == spec]
-        old_path = result_path(out, name)
-        paths.append(old_path)
-        if os.path.exists(old_path) and not any(job.problem == spec for job in jobs):
-            continue  # nothing new: leave the file as it is
-        if os.path.exists(old_path):  # keep other samplers' and seeds' runs already there
-            old = pd.read_csv(old_path)
-            ran = {(j.sampler, j.seed) for j in done if j.problem == spec}
-            keep = [k not in ran for k in zip(old.sampler, old.seed, strict=True)]
-            frames.append(old[keep])
-        frame = pd.concat(frames, ignore_index=True)[COLUMNS]
-        frame = frame.sort_values(["sampler", "seed", "trial"], kind="stable")
-        os.makedirs(out, exist_ok=True)
-        gzip = {"method": "gzip", "mtime": 0}  # the same rows give the same bytes
-        frame.to_csv(old_path, index=False, float_format="%.6g", compression=gzip)
-    return paths
+            finished(i, *_run_and_save(task))
+    return [result_path(out, name) for name in names.values()]
+
+
+def _write_problem(out: str, spec: str, name: str, done: dict[Job, pd.DataFrame],
+                   jobs: list[Job]) -> None:
+    """Writes the problem's CSV: the runs of this call and the other runs already stored."""
+    path = result_path(out, name)
+    if os.path.exists(path) and not any(job.problem == spec for job in jobs):
+        return  # nothing new: leave the file as it is
+    frames = [f for job, f in done.items() if job.problem == spec]
+    if os.path.exists(path):  # keep other samplers' and seeds' runs already there
+        old = read_results(path)
+        ran = {(j.sampler, j.seed) for j in done if j.problem == spec}
+        keep = [k not in ran for k in zip(old.sampler, old.seed, strict=True)]
+        frames.append(old[keep])
+    frame = pd.concat(frames, ignore_index=True)[COLUMNS]
+    frame = frame.sort_values(["sampler", "seed", "trial"], kind="stable")
+    os.makedirs(out, exist_ok=True)
+    gzip = {"method": "gzip", "mtime": 0}  # the same rows give the same bytes
+    frame.to_csv(path + ".tmp", index=False, float_format="%.6g", compression=gzip)
+    os.replace(path + ".tmp", path)
 
 
 def _progress(i: int, n: int, job: Job, seconds: float, start: float) -> None:
@@ -214,8 +247,9 @@ def split_list(values: list[str]) -> list[str]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--problems", nargs="+", default=["nb201-cifar10", "nb201-cifar100",
-                                                          "nb201-imagenet"])
+    parser.add_argument("--problems", nargs="+", default=["nb201"],
+                        help="problem names or suites: " + ", ".join(
+                            f"{k} ({len(v)})" for k, v in SUITES.items()))
     parser.add_argument("--samplers", nargs="+",
                         default=["rlnas", "rlnas-paper", "tpe", "random", "evolution"],
                         help=f"any of {sorted(SAMPLERS)}")

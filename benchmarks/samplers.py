@@ -2,7 +2,8 @@
 
 * ``rlnas``: ``RLNASSampler`` with its defaults; ``rlnas-paper``: ``RLNASSampler.paper``, the
   paper's exact settings. Its reward is the validation accuracy cubed with accuracy as a
-  fraction, so on problems whose values are percentages the value is divided by 100 first.
+  fraction, so on problems whose values are percentages the value is divided by 100 first; on
+  problems whose value is not an accuracy (minus a loss) the reward is the value itself.
 * ``tpe``: Optuna's TPE with Optuna's defaults (multivariate since Optuna 5); ``random``.
 * ``evolution``: regularized evolution (Real et al. 2019), population 10, tournament 3.
 * Optuna's other samplers that handle categorical decisions natively: ``nsga2``, ``gp``,
@@ -38,13 +39,15 @@ def _cubed_fraction(value: float, scale: float) -> float:
     return (value / scale) ** 3
 
 
-def _rlnas_paper(seed: int, value_scale: float = 1.0) -> optuna.samplers.BaseSampler:
+def _rlnas_paper(seed: int, value_scale: float | None = 1.0) -> optuna.samplers.BaseSampler:
     try:
         from optuna_rlnas import RLNASSampler
     except ImportError as e:
         raise SamplerUnavailable(f"optuna_rlnas.RLNASSampler is not available: {e}") from e
     if not hasattr(RLNASSampler, "paper"):
         raise SamplerUnavailable("RLNASSampler.paper (the paper's settings) is not available.")
+    if value_scale is None:  # not an accuracy: the sampler's own reward, the value
+        return RLNASSampler.paper(seed=seed, reward_fn=None)
     reward = functools.partial(_cubed_fraction, scale=value_scale)
     return RLNASSampler.paper(seed=seed, reward_fn=reward)
 
@@ -63,8 +66,11 @@ SAMPLERS: dict[str, SamplerFactory] = {
 BASELINES = ("tpe", "random", "evolution", "nsga2", "gp", "bruteforce")
 
 
-def make_sampler(name: str, seed: int, value_scale: float = 1.0) -> optuna.samplers.BaseSampler:
-    """``value_scale``: the value of a perfect accuracy (100 for percentages)."""
+def make_sampler(
+    name: str, seed: int, value_scale: float | None = 1.0
+) -> optuna.samplers.BaseSampler:
+    """``value_scale``: the value of a perfect accuracy (100 for percentages), ``None`` when the
+    value is not an accuracy."""
     if name not in SAMPLERS:
         raise ValueError(f"Unknown sampler {name!r}; choose from {sorted(SAMPLERS)}.")
     if name == "rlnas-paper":

