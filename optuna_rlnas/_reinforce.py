@@ -251,15 +251,17 @@ class Reinforce:
             advantage = advantage / (math.sqrt(self.reward_var or 0.0) + 1e-8)
             if not self.reward_var:
                 advantage = torch.sign(reward - self.baseline)
-        if drawn is not None:  # MODEL SEAM (issue 11); core's per-step flags supersede it
-            advantage = advantage * torch.tensor(drawn, dtype=advantage.dtype)
         old = None
         if cfg.clip_ratio is not None and old_log_probs is not None:
             old = torch.tensor([math.nan if v is None else v for v in old_log_probs])
 
+        # MODEL SEAM (issue 11); core's per-step flags supersede it.
+        mask = torch.ones(len(rewards), dtype=torch.bool)
+        if drawn is not None:
+            mask = torch.tensor([bool(d) for d in drawn], dtype=torch.bool)
         for _ in range(cfg.ppo_epochs):
             with single_thread():  # backward and Adam too (see single_thread)
-                loss, entropy = self._step(sequences, advantage, old)
+                loss, entropy = self._step(sequences, advantage, old, mask)
 
         # Moving averages after the step: b is the mean of *earlier* rewards (Eq. 2).
         for r in rewards:
@@ -283,31 +285,45 @@ class Reinforce:
         sequences: Sequence[Sequence_],
         advantage: torch.Tensor,
         old: torch.Tensor | None,
+        drawn: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One gradient step on the batch; returns the loss and the entropies."""
+        """One gradient step on the batch; returns the loss and the entropies.
+
+        Only the children the policy drew (``drawn``) enter the policy-gradient and entropy
+        terms, averaged over them; with none drawn and no priority queue there is no gradient,
+        and no step (Adam's momentum would otherwise move the weights on its own).
+        """
         cfg = self.config
         best = []
         if cfg.priority_queue_size and cfg.priority_queue_weight:
             best = [seq for _, _, seq in self._queue]
+        if not drawn.any() and not best:
+            return torch.zeros(()), torch.zeros(len(sequences))
         # One teacher-forced pass over the batch and the queue's children together.
         all_log_prob, all_entropy = self.controller.score([*sequences, *best])
         log_prob, entropy = all_log_prob[: len(sequences)], all_entropy[: len(sequences)]
-        if old is None:
-            # Eq. (2): loss = -mean[(R - b) * log pi(a)]
-            policy_loss = -(advantage * log_prob).mean()
-        else:
-            # PPO: clipped ratio; children without a recorded log-prob use ratio 1.
-            ratio = torch.exp(log_prob - torch.where(old.isnan(), log_prob.detach(), old))
-            clipped = ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
-            policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
-        loss = policy_loss - cfg.entropy_weight * entropy.mean()
+        batch_entropy = entropy
+        if not drawn.all():
+            log_prob, entropy, advantage = log_prob[drawn], entropy[drawn], advantage[drawn]
+            old = None if old is None else old[drawn]
+        loss = torch.zeros(())
+        if len(log_prob):
+            if old is None:
+                # Eq. (2): loss = -mean[(R - b) * log pi(a)]
+                policy_loss = -(advantage * log_prob).mean()
+            else:
+                # PPO: clipped ratio; children without a recorded log-prob use ratio 1.
+                ratio = torch.exp(log_prob - torch.where(old.isnan(), log_prob.detach(), old))
+                clipped = ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
+                policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
+            loss = policy_loss - cfg.entropy_weight * entropy.mean()
         if best:
             # Priority-queue training: raise the likelihood of the best children so far.
             loss = loss - cfg.priority_queue_weight * all_log_prob[len(sequences) :].mean()
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        return loss, entropy
+        return loss, batch_entropy
 
     def _push_queue(self, sequences: Sequence[Sequence_], rewards: Sequence[float]) -> None:
         size = self.config.priority_queue_size

@@ -206,22 +206,26 @@ class ModelGuide:
                 continue
             seen.add(key)
             keep.append(i)
-        if not keep:
+        if keep and cfg.acquisition == "none":
+            return Plan(candidates.child(keep[0]), None, math.nan, math.nan, len(keep))
+        if not keep and not cfg.reevaluate:
             return None  # every candidate was evaluated already: the controller draws alone
-        rows, kept = rows[keep], np.asarray(keep)
-        if cfg.acquisition == "none":
-            return Plan(candidates.child(int(kept[0])), None, math.nan, math.nan, len(keep))
         posterior, y, alpha = self.posterior()
-        mean, var = posterior.predict(rows, alpha)
         train_mean = posterior.train_mean(y, alpha)
         best = float(train_mean.max())  # the incumbent: the best posterior mean evaluated
-        score = self._score(mean, var, best)
-        i = int(np.argmax(score))
-        plan = Plan(
-            candidates.child(int(kept[i])), None, float(mean[i]), float(np.sqrt(var[i])), len(keep)
-        )
+        plan, new_score = None, -math.inf
+        if keep:
+            mean, var = posterior.predict(rows[keep], alpha)
+            score = self._score(mean, var, best)
+            i = int(np.argmax(score))
+            new_score = float(score[i])
+            plan = Plan(
+                candidates.child(keep[i]), None, float(mean[i]), float(np.sqrt(var[i])), len(keep)
+            )
         if cfg.reevaluate and self._noisy():
-            plan = self._reevaluation(posterior, alpha, train_mean, best, float(score[i]), plan)
+            plan = self._reevaluation(
+                posterior, alpha, train_mean, best, new_score, plan, len(keep)
+            )
         return plan
 
     def _score(self, mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
@@ -236,18 +240,20 @@ class ModelGuide:
         train_mean: np.ndarray,
         best: float,
         new_score: float,
-        plan: Plan,
-    ) -> Plan:
+        plan: Plan | None,
+        n_candidates: int,
+    ) -> Plan | None:
         """The evaluated child with the best acquisition, if it beats the best new one.
 
         Under noise an evaluated child's f is still uncertain (its posterior variance shrinks
         with each evaluation), so its expected improvement over the incumbent is positive, and
         largest for children with a high mean and few evaluations.
         """
-        child_mean = np.array([train_mean[rows[0]] for rows in self._child_rows])
+        firsts = [rows[0] for rows in self._child_rows]
+        features = self.features()
+        child_mean = train_mean[firsts]  # K_f alpha: the same at every row of a child
         pool = np.argsort(-child_mean, kind="stable")[:_REEVALUATION_POOL]
-        features = self.features()[[self._child_rows[c][0] for c in pool]]
-        mean, var = posterior.predict(features, alpha)
+        mean, var = posterior.predict(features[[firsts[c] for c in pool]], alpha)
         score = self._score(mean, var, best)
         j = int(np.argmax(score))
         if score[j] <= new_score:
@@ -258,7 +264,7 @@ class ModelGuide:
             self.numbers[self._child_rows[child][0]],
             float(mean[j]),
             float(np.sqrt(var[j])),
-            plan.n_candidates,
+            n_candidates,
         )
 
     # ------------------------------------------------------------------ recommendation
