@@ -3,6 +3,7 @@
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._controller import ControllerConfig
 from optuna_rlnas._controller import Decision
+from optuna_rlnas._model import ModelConfig
 from optuna_rlnas._naming import layer_param
 from optuna_rlnas._naming import parse_param_name
 from optuna_rlnas._naming import skip_param
@@ -32,6 +33,7 @@ __all__ = [
     "Controller",
     "ControllerConfig",
     "Decision",
+    "ModelConfig",
     "RLNASSampler",
     "Reinforce",
     "finish_worker",

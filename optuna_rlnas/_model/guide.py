@@ -144,20 +144,27 @@ class ModelGuide:
             self._children = {row.tobytes(): c for c, row in enumerate(firsts)}
         return self._features[:n]
 
-    def _refit_due(self) -> bool:
-        if self._hyper is None or len(self.encoder.blocks) != self._fit_blocks:
-            return True
-        grown = self.n_observations - self._fit_size
-        return grown >= max(1.0, self.config.refit_growth * self._fit_size)
+    def fit_size(self, n: int) -> int:
+        """The number of trials the hyperparameters are fitted on when ``n`` have finished:
+        the last point of the schedule s_0 = 2, s_k+1 = max(s_k + 1, floor(s_k (1 + growth)))
+        at or below n. A function of n alone, so that a process that rebuilds the model from
+        storage fits on the same trials as the one that ran them."""
+        size = 2
+        while True:
+            nxt = max(size + 1, math.floor(size * (1.0 + self.config.refit_growth)))
+            if nxt > n:
+                return size
+            size = nxt
 
     def posterior(self) -> tuple[gp.Posterior, np.ndarray, np.ndarray]:
         """The posterior over every observation, the transformed rewards y and alpha."""
         features = self.features()
         groups, scales = self.encoder.groups(), self.encoder.scales()
         n_blocks = len(self.encoder.blocks)
-        if self._refit_due():
-            self._hyper = self._fit(features, groups, scales, n_blocks)
-            self._fit_size, self._fit_blocks = self.n_observations, n_blocks
+        size = self.fit_size(self.n_observations)
+        if self._hyper is None or (size, n_blocks) != (self._fit_size, self._fit_blocks):
+            self._hyper = self._fit(features, groups, scales, n_blocks, size)
+            self._fit_size, self._fit_blocks = size, n_blocks
             self._posterior = None
         assert self._hyper is not None
         weights = self._hyper.weights(groups, scales, n_blocks)
@@ -173,14 +180,19 @@ class ModelGuide:
         return self._posterior, y, self._posterior.solve(y)
 
     def _fit(
-        self, features: np.ndarray, groups: np.ndarray, scales: np.ndarray, n_blocks: int
+        self,
+        features: np.ndarray,
+        groups: np.ndarray,
+        scales: np.ndarray,
+        n_blocks: int,
+        size: int,
     ) -> gp.Hyperparameters:
-        # In trial-number order, so the fit is a function of the set of trials, not of the
+        # The first ``size`` trials in number order: a function of the trials, not of the
         # order this process consumed them in.
-        order = np.argsort(self.numbers, kind="stable")
+        order = np.argsort(self.numbers, kind="stable")[:size]
         cap = self.config.max_fit_trials
         if len(order) > cap:
-            rng = np.random.RandomState((self.seed + len(order)) % 2**32)
+            rng = np.random.RandomState((self.seed + size) % 2**32)
             order = np.sort(rng.choice(order, size=cap, replace=False))
         y = normal_scores(np.asarray(self.rewards)[order])
         return gp.fit(features[order], y, groups, scales, n_blocks, self.config.prior)
