@@ -63,3 +63,14 @@ def log_expected_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> 
             + torch.log1p(_SQRT_HALF_PI * zs * torch.special.erfcx(-_SQRT_HALF * zs))
         )
     return (out + sigma.log()).numpy()
+
+
+def log_augmented_expected_improvement(
+    mean: np.ndarray, var: np.ndarray, best: float, noise: float
+) -> np.ndarray:
+    """log of EI times (1 - sigma_n / sqrt(var + sigma_n^2)), the augmented EI of Huang et al.
+    (2006, Eq. 8) for noisy observations: a child whose f is already known to within the noise
+    (evaluated several times) gains little from one more evaluation, so its EI is discounted,
+    and re-evaluating the incumbent does not crowd out new children."""
+    penalty = np.log1p(-np.sqrt(noise / (np.asarray(var) + noise)))
+    return log_expected_improvement(mean, var, best) + penalty

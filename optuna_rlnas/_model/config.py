@@ -32,7 +32,9 @@ class ModelConfig:
         drop_repeats: Drop candidates equal to an evaluated child.
         reevaluate: When the model finds the noise large (``noise_threshold``) and repeats have
             not shown the objective to be deterministic, evaluated children compete with new
-            ones on the same acquisition, so a promising child is evaluated again.
+            ones on the same acquisition, so a promising child is evaluated again. Under noise
+            the acquisition is the augmented expected improvement (Huang et al. 2006).
+        max_evaluations: A child is evaluated at most this many times by re-evaluation.
         noise_threshold: Noise share of an observation's variance (fitted) above which
             re-evaluation is allowed and the recommendation is the best posterior mean rather
             than the best observation.
@@ -51,6 +53,7 @@ class ModelConfig:
     acquisition: str = "ei"
     drop_repeats: bool = True
     reevaluate: bool = True
+    max_evaluations: int = 4
     noise_threshold: float = 0.1
     ordered_kernel: bool = True
     refit_growth: float = 0.1
@@ -69,6 +72,10 @@ class ModelConfig:
         if self.acquisition not in ACQUISITIONS:
             raise ValueError(
                 f"acquisition must be one of {ACQUISITIONS}, but got {self.acquisition!r}."
+            )
+        if not (isinstance(self.max_evaluations, int) and self.max_evaluations >= 1):
+            raise ValueError(
+                f"max_evaluations must be an int >= 1, but got {self.max_evaluations!r}."
             )
         if not 0.0 < self.noise_threshold < 1.0:
             raise ValueError(f"noise_threshold must be in (0, 1), but got {self.noise_threshold}.")

@@ -18,6 +18,7 @@ import numpy as np
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._controller import Decision
 from optuna_rlnas._model import gp
+from optuna_rlnas._model.acquisition import log_augmented_expected_improvement
 from optuna_rlnas._model.acquisition import log_expected_improvement
 from optuna_rlnas._model.acquisition import normal_scores
 from optuna_rlnas._model.candidates import draw
@@ -26,7 +27,7 @@ from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import Paths
 
 _DETERMINISTIC_AFTER = 3  # equal repeats (and none unequal) that show the objective has no noise
-_REEVALUATION_POOL = 8  # evaluated children, best posterior mean first, that may be re-evaluated
+_TOP_CHILDREN = 16  # evaluated children (best posterior mean first) that may be re-evaluated
 
 
 @dataclass(frozen=True)
@@ -224,60 +225,59 @@ class ModelGuide:
             return None  # every candidate was evaluated already: the controller draws alone
         posterior, y, alpha = self.posterior()
         train_mean = posterior.train_mean(y, alpha)
-        best = float(train_mean.max())  # the incumbent: the best posterior mean evaluated
-        plan, new_score = None, -math.inf
+        noisy = self._noisy()
+        pool, pool_mean, pool_var = self._top_children(posterior, alpha, train_mean)
+        if noisy:
+            # Huang et al. (2006): the incumbent is the child with the best mean - sd, not
+            # the best (noisy) observation.
+            best = float(np.max(pool_mean - np.sqrt(pool_var)))
+        else:
+            best = float(train_mean.max())
+        noise = posterior.noise if noisy else 0.0
+        plan, best_score = None, -math.inf
         if keep:
             mean, var = posterior.predict(rows[keep], alpha)
-            score = self._score(mean, var, best)
+            score = self._score(mean, var, best, noise)
             i = int(np.argmax(score))
-            new_score = float(score[i])
+            best_score = float(score[i])
             plan = Plan(
                 candidates.child(keep[i]), None, float(mean[i]), float(np.sqrt(var[i])), len(keep)
             )
-        if cfg.reevaluate and self._noisy():
-            plan = self._reevaluation(
-                posterior, alpha, train_mean, best, new_score, plan, len(keep)
-            )
+        if cfg.reevaluate and noisy:
+            # Evaluated children compete on the same acquisition: under noise a promising
+            # child's f is still uncertain, and one more evaluation may be worth more than a
+            # new child (a child is evaluated at most max_evaluations times).
+            score = self._score(pool_mean, pool_var, best, noise)
+            counts = np.array([len(self._child_rows[c]) for c in pool])
+            score[counts >= cfg.max_evaluations] = -math.inf
+            j = int(np.argmax(score))
+            if score[j] > best_score:
+                child = int(pool[j])
+                plan = Plan(
+                    dict(self._child_actions[child]),
+                    self.numbers[self._child_rows[child][0]],
+                    float(pool_mean[j]),
+                    float(np.sqrt(pool_var[j])),
+                    len(keep),
+                )
         return plan
 
-    def _score(self, mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
+    def _top_children(
+        self, posterior: gp.Posterior, alpha: np.ndarray, train_mean: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The evaluated children with the best posterior means (at most _TOP_CHILDREN), with
+        their posterior means and variances."""
+        firsts = np.array([rows[0] for rows in self._child_rows])
+        pool = np.argsort(-train_mean[firsts], kind="stable")[:_TOP_CHILDREN]
+        mean, var = posterior.predict(self.features()[firsts[pool]], alpha)
+        return pool, mean, var
+
+    def _score(self, mean: np.ndarray, var: np.ndarray, best: float, noise: float) -> np.ndarray:
         if self.config.acquisition == "mean":
             return mean
+        if noise > 0:
+            return log_augmented_expected_improvement(mean, var, best, noise)
         return log_expected_improvement(mean, var, best)
-
-    def _reevaluation(
-        self,
-        posterior: gp.Posterior,
-        alpha: np.ndarray,
-        train_mean: np.ndarray,
-        best: float,
-        new_score: float,
-        plan: Plan | None,
-        n_candidates: int,
-    ) -> Plan | None:
-        """The evaluated child with the best acquisition, if it beats the best new one.
-
-        Under noise an evaluated child's f is still uncertain (its posterior variance shrinks
-        with each evaluation), so its expected improvement over the incumbent is positive, and
-        largest for children with a high mean and few evaluations.
-        """
-        firsts = [rows[0] for rows in self._child_rows]
-        features = self.features()
-        child_mean = train_mean[firsts]  # K_f alpha: the same at every row of a child
-        pool = np.argsort(-child_mean, kind="stable")[:_REEVALUATION_POOL]
-        mean, var = posterior.predict(features[[firsts[c] for c in pool]], alpha)
-        score = self._score(mean, var, best)
-        j = int(np.argmax(score))
-        if score[j] <= new_score:
-            return plan
-        child = int(pool[j])
-        return Plan(
-            dict(self._child_actions[child]),
-            self.numbers[self._child_rows[child][0]],
-            float(mean[j]),
-            float(np.sqrt(var[j])),
-            n_candidates,
-        )
 
     # ------------------------------------------------------------------ recommendation
     def recommend(self) -> int | None:
