@@ -3,6 +3,8 @@
     nice -n 10 python -m benchmarks.model_experiments run --configs model plain \
         --problems tables synthetic-10 synthetic-50 --seeds 15 --trials 300
     python -m benchmarks.model_experiments report --configs model plain
+    python -m benchmarks.model_experiments timing --configs model --problems nb201-cifar10 \
+        --seeds 3 --trials 1000
 
 A configuration is a name from :data:`PRESETS` or ``model[field=value,...]`` with fields of
 :class:`optuna_rlnas.ModelConfig` (``prior.FIELD`` for :class:`Prior`'s, ``lr``/``pq`` for
@@ -296,9 +298,37 @@ def headline(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def timing(
+    out: str, problems: list[str], configs: list[str], seeds: list[int], trials: int
+) -> pd.DataFrame:
+    """Sampler time per trial (CPU and wall, ms) over the last tenth of the trials before each
+    checkpoint (270-300 for 300), against TPE's in the same runs."""
+    rows = []
+    for problem in problems:
+        for config in [*configs, "tpe"]:
+            frames = load_runs(out, problem, config, seeds, trials, None)
+            if not frames:
+                continue
+            for budget in [c for c in CHECKPOINTS if 100 <= c <= trials]:
+                window = slice(budget - budget // 10, budget)
+                rows.append({
+                    "problem": problem, "config": config, "trials": budget, "seeds": len(frames),
+                    "cpu_ms": 1000 * float(np.mean([f.sampler_cpu_s.iloc[window].mean()
+                                                    for f in frames])),
+                    "wall_ms": 1000 * float(np.mean([f.sampler_s.iloc[window].mean()
+                                                     for f in frames])),
+                })
+    table = pd.DataFrame(rows)
+    tpe = table[table.config == "tpe"].set_index(["problem", "trials"])
+    table["cpu_x_tpe"] = [
+        r.cpu_ms / tpe.cpu_ms.get((r.problem, r.trials), math.nan) for r in table.itertuples()
+    ]
+    return table
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["run", "report"])
+    parser.add_argument("command", choices=["run", "report", "timing"])
     parser.add_argument("--configs", nargs="+", default=["model"])
     parser.add_argument("--problems", nargs="+", default=["all"])
     parser.add_argument("--seeds", type=int, default=15)
@@ -320,6 +350,10 @@ def main(argv: list[str] | None = None) -> None:
             jobs += [Job(p, "tpe", s, args.trials) for p in problems if p not in have
                      for s in seeds]
         run(jobs, args.out, args.processes)
+        return
+    if args.command == "timing":
+        table = timing(args.out, problems, args.configs, seeds, args.trials)
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
         return
     table = summarise(args.out, problems, args.configs, seeds, args.trials, args.baseline)
     pd.set_option("display.width", 200)

@@ -7,6 +7,7 @@ from optuna_rlnas._model import ModelConfig
 from optuna_rlnas._naming import layer_param
 from optuna_rlnas._naming import parse_param_name
 from optuna_rlnas._naming import skip_param
+from optuna_rlnas._recommend import recommended_trial
 from optuna_rlnas._reinforce import Reinforce
 from optuna_rlnas._reinforce import UpdateConfig
 from optuna_rlnas._resume import finish_worker
@@ -42,6 +43,7 @@ __all__ = [
     "UpdateConfig",
     "layer_param",
     "paper_reward",
+    "recommended_trial",
     "parse_param_name",
     "skip_param",
     "__version__",

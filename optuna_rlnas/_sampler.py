@@ -371,9 +371,9 @@ class RLNASSampler(BaseSampler):
             }
             if held.plan is not None:  # MODEL SEAM (issue 11)
                 record["planned"] = held.planned
-                record["model"] = {
-                    "mean": held.plan.mean,
-                    "sd": held.plan.sd,
+                record["model"] = {  # the prediction in normal-score units (None: not scored)
+                    "mean": None if math.isnan(held.plan.mean) else held.plan.mean,
+                    "sd": None if math.isnan(held.plan.sd) else held.plan.sd,
                     "candidates": held.plan.n_candidates,
                     "reevaluates": held.plan.reevaluates,
                 }
