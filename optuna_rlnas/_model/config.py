@@ -29,6 +29,9 @@ class ModelConfig:
             not a draw from the policy).
         acquisition: ``"ei"``: expected improvement over the best posterior mean; ``"mean"``:
             the best posterior mean (greedy); ``"none"``: the first candidate (no screening).
+        incumbent: What expected improvement improves on when the objective is not noisy:
+            ``"mean"``, the best posterior mean of an evaluated child; ``"observed"``, the best
+            observation once repeats showed the objective deterministic.
         drop_repeats: Drop candidates equal to an evaluated child.
         reevaluate: When the model finds the noise large (``noise_threshold``) and repeats have
             not shown the objective to be deterministic, evaluated children compete with new
@@ -51,6 +54,7 @@ class ModelConfig:
     n_startup_trials: int = 10
     policy_fraction: float = 0.0
     acquisition: str = "ei"
+    incumbent: str = "mean"
     drop_repeats: bool = True
     reevaluate: bool = True
     max_evaluations: int = 4
@@ -66,6 +70,10 @@ class ModelConfig:
         if not (isinstance(self.n_startup_trials, int) and self.n_startup_trials >= 2):
             raise ValueError(
                 f"n_startup_trials must be an int >= 2, but got {self.n_startup_trials!r}."
+            )
+        if self.incumbent not in ("mean", "observed"):
+            raise ValueError(
+                f"incumbent must be 'mean' or 'observed', but got {self.incumbent!r}."
             )
         if not 0.0 <= self.policy_fraction <= 1.0:
             raise ValueError(f"policy_fraction must be in [0, 1], but got {self.policy_fraction}.")

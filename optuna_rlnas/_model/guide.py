@@ -231,6 +231,8 @@ class ModelGuide:
             # Huang et al. (2006): the incumbent is the child with the best mean - sd, not
             # the best (noisy) observation.
             best = float(np.max(pool_mean - np.sqrt(pool_var)))
+        elif cfg.incumbent == "observed" and self.deterministic:
+            best = float(y.max())  # no noise: the best observation is the incumbent
         else:
             best = float(train_mean.max())
         noise = posterior.noise if noisy else 0.0
