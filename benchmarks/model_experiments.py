@@ -258,7 +258,7 @@ def summarise(
                 ours, base = mean_regret(frames, budget), mean_regret(tpe, budget)
                 rows.append({
                     "problem": problem,
-                    "noisy": not problem.endswith("-nf"),
+                    "group": _group(problem),
                     "config": config,
                     "budget": budget,
                     "seeds": len(frames),
@@ -281,16 +281,23 @@ def summarise(
     return pd.DataFrame(rows)
 
 
+def _group(problem: str) -> str:
+    """The problems a headline row covers: noisy tables, noise-free tables, the rest."""
+    if problem.startswith(("nb201-", "hpolib-", "hpobench-")):
+        return "tables noise-free" if problem.endswith("-nf") else "tables noisy"
+    return "other"
+
+
 def headline(table: pd.DataFrame) -> pd.DataFrame:
-    """Per configuration, budget and noise: the geometric mean of the ratios and the count
-    of problems no worse than TPE."""
+    """Per configuration, budget and group of problems: the geometric mean of the ratios and
+    the count of problems no worse than TPE."""
     rows = []
-    for (config, noisy, budget), group in table.groupby(["config", "noisy", "budget"], sort=False):
+    for (config, kind, budget), group in table.groupby(["config", "group", "budget"], sort=False):
         rows.append({
             "config": config,
-            "objective": "noisy" if noisy else "noise-free",
+            "problems": kind,
             "budget": budget,
-            "problems": len(group),
+            "n": len(group),
             "geo_mean_ratio": float(np.exp(np.log(group.ratio).mean())),
             "no_worse": int((group.regret <= group.tpe).sum()),
             "ms_per_trial": float(group.ms_per_trial.mean()),

@@ -43,6 +43,8 @@ class ModelConfig:
             than the best observation.
         ordered_kernel: Ordered decisions (integers, float grids and bins) are compared by
             distance; ``False`` compares every decision by overlap (equal or not).
+        linear_kernel: Add a linear kernel on the features to the product kernel: trends along
+            ordered decisions and main effects of unordered ones, learnt from all children.
         refit_growth: The hyperparameters are refitted when the finished trials have grown by
             this fraction since the last fit (every trial while that is under one).
         max_fit_trials: At most this many trials (a seeded subset) fit the hyperparameters; the
@@ -60,6 +62,7 @@ class ModelConfig:
     max_evaluations: int = 4
     noise_threshold: float = 0.1
     ordered_kernel: bool = True
+    linear_kernel: bool = False
     refit_growth: float = 0.1
     max_fit_trials: int = 300
     prior: Prior = field(default_factory=Prior)
@@ -72,9 +75,7 @@ class ModelConfig:
                 f"n_startup_trials must be an int >= 2, but got {self.n_startup_trials!r}."
             )
         if self.incumbent not in ("mean", "observed"):
-            raise ValueError(
-                f"incumbent must be 'mean' or 'observed', but got {self.incumbent!r}."
-            )
+            raise ValueError(f"incumbent must be 'mean' or 'observed', but got {self.incumbent!r}.")
         if not 0.0 <= self.policy_fraction <= 1.0:
             raise ValueError(f"policy_fraction must be in [0, 1], but got {self.policy_fraction}.")
         if self.acquisition not in ACQUISITIONS:

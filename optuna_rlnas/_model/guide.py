@@ -170,8 +170,14 @@ class ModelGuide:
         assert self._hyper is not None
         weights = self._hyper.weights(groups, scales, n_blocks)
         if self._posterior is None:
+            linear = None
+            if self._hyper.log_linear is not None:
+                linear = math.exp(self._hyper.log_linear) * scales / n_blocks
             self._posterior = gp.Posterior(
-                weights, math.exp(self._hyper.log_signal), math.exp(self._hyper.log_noise)
+                weights,
+                math.exp(self._hyper.log_signal),
+                math.exp(self._hyper.log_noise),
+                linear,
             )
         self._posterior.grow(
             weights, self.encoder.missing_row()[self._posterior.features.shape[1] :]
@@ -196,7 +202,15 @@ class ModelGuide:
             rng = np.random.RandomState((self.seed + size) % 2**32)
             order = np.sort(rng.choice(order, size=cap, replace=False))
         y = normal_scores(np.asarray(self.rewards)[order])
-        return gp.fit(features[order], y, groups, scales, n_blocks, self.config.prior)
+        return gp.fit(
+            features[order],
+            y,
+            groups,
+            scales,
+            n_blocks,
+            self.config.prior,
+            linear=self.config.linear_kernel,
+        )
 
     # ------------------------------------------------------------------ screening
     def plan(self, controller: Controller, rng: np.random.RandomState) -> Plan | None:
