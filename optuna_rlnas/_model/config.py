@@ -22,6 +22,10 @@ class ModelConfig:
 
     Args:
         n_candidates: Children the controller draws per trial.
+        explore_fraction: Share of the candidates drawn with the policy's logits divided by
+            ``explore_temperature``: the controller also proposes children further from the
+            best ones it imitates, for the model to weigh.
+        explore_temperature: See ``explore_fraction``.
         n_startup_trials: Finished trials before the model screens; until then the controller
             draws alone.
         policy_fraction: Share of trials the controller draws alone after the startup, whose
@@ -53,6 +57,8 @@ class ModelConfig:
     """
 
     n_candidates: int = 256
+    explore_fraction: float = 0.0
+    explore_temperature: float = 3.0
     n_startup_trials: int = 10
     policy_fraction: float = 0.0
     acquisition: str = "ei"
@@ -76,6 +82,14 @@ class ModelConfig:
             )
         if self.incumbent not in ("mean", "observed"):
             raise ValueError(f"incumbent must be 'mean' or 'observed', but got {self.incumbent!r}.")
+        if not 0.0 <= self.explore_fraction <= 1.0:
+            raise ValueError(
+                f"explore_fraction must be in [0, 1], but got {self.explore_fraction}."
+            )
+        if not self.explore_temperature > 0:
+            raise ValueError(
+                f"explore_temperature must be > 0, but got {self.explore_temperature}."
+            )
         if not 0.0 <= self.policy_fraction <= 1.0:
             raise ValueError(f"policy_fraction must be in [0, 1], but got {self.policy_fraction}.")
         if self.acquisition not in ACQUISITIONS:

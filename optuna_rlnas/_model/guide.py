@@ -220,7 +220,11 @@ class ModelGuide:
             return None
         if cfg.policy_fraction > 0 and rng.random_sample() < cfg.policy_fraction:
             return None
-        candidates = draw(controller, self.paths, cfg.n_candidates, rng)
+        temperatures = np.ones(cfg.n_candidates)
+        temperatures[: int(round(cfg.explore_fraction * cfg.n_candidates))] = (
+            cfg.explore_temperature
+        )
+        candidates = draw(controller, self.paths, cfg.n_candidates, rng, temperatures)
         keys = [d.key for d in candidates.decisions]
         rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
         self.features()  # pads stored rows and refreshes the children's keys
