@@ -346,6 +346,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", default=None,
                         help="the runner's raw directory, to read TPE's runs from")
     parser.add_argument("--detail", action="store_true", help="report: per problem too")
+    parser.add_argument("--markdown", action="store_true", help="report: markdown tables")
     args = parser.parse_args(argv)
     problems = expand_problems(args.problems)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -366,9 +367,24 @@ def main(argv: list[str] | None = None) -> None:
     pd.set_option("display.width", 200)
     pd.set_option("display.max_rows", 500)
     pd.set_option("display.max_colwidth", 60)
+    show = markdown if args.markdown else _plain
     if args.detail:
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    print(headline(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(show(table, "{:.3g}"))
+    print(show(headline(table), "{:.3f}"))
+
+
+def _plain(frame: pd.DataFrame, number: str) -> str:
+    return frame.to_string(index=False, float_format=lambda v: number.format(v))
+
+
+def markdown(frame: pd.DataFrame, number: str) -> str:
+    """A markdown table (no tabulate dependency)."""
+    def cell(v: Any) -> str:
+        return number.format(v) if isinstance(v, float) else str(v)
+
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(False)]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
