@@ -117,28 +117,27 @@ def test_posterior_matches_a_dense_gp_when_grown_by_blocks() -> None:
     np.testing.assert_allclose(post.train_mean(y, alpha), (k - post.noise * np.eye(len(y))) @ alpha)
 
 
-@pytest.mark.parametrize("linear", [False, True])
-def test_neg_log_posterior_matches_the_dense_formula_and_its_gradient(linear: bool) -> None:
+def test_neg_log_posterior_matches_the_dense_formula_and_its_gradient() -> None:
     encoder, features, y = _data()
     n_blocks = len(encoder.blocks)
     prior = gp.Prior()
-    values = [-1.0, -0.3, 0.2, -2.0, 0.1, -3.0] + ([-1.5] if linear else [])
-    params = torch.tensor(values, dtype=torch.float64)
-    f, scales = torch.tensor(features), torch.tensor(encoder.scales())
-    distances = gp._block_distances(f, torch.tensor(encoder.groups()), scales, n_blocks)
-    gram = gp.linear_gram(f, f, scales, n_blocks) if linear else None
-    loss, grad = gp.neg_log_posterior(params, distances, torch.tensor(y), prior, gram)
+    params = torch.tensor([-1.0, -0.3, 0.2, -2.0, 0.1, -3.0], dtype=torch.float64)
+    distances = gp._block_distances(
+        torch.tensor(features), torch.tensor(encoder.groups()), torch.tensor(encoder.scales()),
+        n_blocks,
+    )
+    loss, grad = gp.neg_log_posterior(params, distances, torch.tensor(y), prior)
 
     p = params.numpy()
     weights = np.exp(p[:n_blocks])[encoder.groups()] * encoder.scales()
-    signal, noise = math.exp(p[n_blocks]), math.exp(p[n_blocks + 1])
+    signal, noise = math.exp(p[-2]), math.exp(p[-1])
     k = _dense_kernel(features, features, weights, signal)
-    if linear:  # s_l^2 <x, x'> over the scaled features, averaged over decisions
-        k += math.exp(p[-1]) * (features * encoder.scales()) @ features.T / n_blocks
     k += (noise + gp._JITTER * signal) * np.eye(len(y))
     _, logdet = np.linalg.slogdet(k)
     nll = 0.5 * y @ np.linalg.solve(k, y) + 0.5 * logdet + 0.5 * len(y) * math.log(2 * math.pi)
-    medians, sds = prior.medians_and_sds(n_blocks, linear)
+    medians = np.r_[np.full(n_blocks, math.log(prior.theta_total / n_blocks)), 0.0,
+                    math.log(prior.noise)]
+    sds = np.r_[np.full(n_blocks, prior.log_theta_sd), prior.log_signal_sd, prior.log_noise_sd]
     expected = (nll + 0.5 * (((p - medians) / sds) ** 2).sum()) / len(y)
     assert float(loss) == pytest.approx(expected, rel=1e-10)
 
@@ -146,32 +145,9 @@ def test_neg_log_posterior_matches_the_dense_formula_and_its_gradient(linear: bo
     for i in range(len(p)):
         step = torch.zeros_like(params)
         step[i] = eps
-        up = gp.neg_log_posterior(params + step, distances, torch.tensor(y), prior, gram)[0]
-        down = gp.neg_log_posterior(params - step, distances, torch.tensor(y), prior, gram)[0]
+        up = gp.neg_log_posterior(params + step, distances, torch.tensor(y), prior)[0]
+        down = gp.neg_log_posterior(params - step, distances, torch.tensor(y), prior)[0]
         assert float(grad[i]) == pytest.approx(float(up - down) / (2 * eps), abs=1e-7)
-
-
-def test_posterior_with_a_linear_part_matches_a_dense_gp() -> None:
-    encoder, features, y = _data()
-    weights = np.linspace(0.2, 1.5, encoder.n_features)
-    linear = 0.3 * encoder.scales() / len(encoder.blocks)
-    post = gp.Posterior(weights, signal=1.3, noise=0.05, linear_weights=linear)
-    post.extend(features[:10])
-    post.extend(features[10:])
-    alpha = post.solve(y)
-    query = encoder.encode(_children(encoder, 7, seed=5))
-    mean, var = post.predict(query, alpha)
-
-    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return _dense_kernel(a, b, weights, 1.3) + (a * linear) @ b.T
-
-    k = kernel(features, features) + post.noise * np.eye(len(y))
-    k_star = kernel(query, features)
-    np.testing.assert_allclose(mean, k_star @ np.linalg.solve(k, y), atol=1e-9)
-    dense_var = np.diag(kernel(query, query)) - np.einsum(
-        "ij,ji->i", k_star, np.linalg.solve(k, k_star.T)
-    )
-    np.testing.assert_allclose(var, dense_var, atol=1e-9)
 
 
 def test_fit_is_deterministic_and_finds_the_relevant_decision() -> None:

@@ -53,19 +53,8 @@ class Candidates:
 
 
 @single_thread()
-def draw(
-    controller: Controller,
-    paths: Paths,
-    n: int,
-    rng: np.random.RandomState,
-    temperatures: np.ndarray | None = None,
-) -> Candidates:
-    """``n`` candidates drawn from the controller's policy along the learnt paths.
-
-    ``temperatures``: per candidate, a divisor of the policy's logits (1: the policy itself;
-    larger: flatter, the controller proposing further from what it has learnt).
-    """
-    inverse = None if temperatures is None else (1.0 / np.asarray(temperatures))[:, None]
+def draw(controller: Controller, paths: Paths, n: int, rng: np.random.RandomState) -> Candidates:
+    """``n`` candidates drawn from the controller's policy along the learnt paths."""
     w = weights(controller)
     hidden = controller.config.hidden_size
     h = [np.zeros((n, hidden), dtype=np.float32) for _ in w.layers]
@@ -92,7 +81,7 @@ def draw(
         step_ids = np.full(n, -1, dtype=np.int64)
         step_actions = np.full(n, -1, dtype=np.int64)
         for (u, decision), rows in groups.items():
-            drawn = _draw(w, decision, top[rows], outputs, rows, rng, inverse)
+            drawn = _draw(w, decision, top[rows], outputs, rows, rng)
             _, action_embedding, _, _ = w.decision(controller.keys[decision.key])
             previous[rows] = action_embedding[drawn]
             step_ids[rows] = known.setdefault(decision, len(known))
@@ -177,7 +166,6 @@ def _draw(
     outputs: list[np.ndarray],
     rows: np.ndarray,
     rng: np.random.RandomState,
-    inverse: np.ndarray | None = None,
 ) -> np.ndarray:
     """Draw one action per row of ``out`` (the LSTM's output at this decision)."""
     if decision.skip_source is not None:
@@ -193,8 +181,6 @@ def _draw(
         logits = _matmul_t(out, head_w) + head_b  # already divided by the temperature
         if w.tanh_constant is not None:
             logits = w.tanh_constant * np.tanh(logits)
-    if inverse is not None:
-        logits = logits * inverse[rows]
     cdf = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
     u = rng.random_sample(len(rows)) * cdf[:, -1]
     # Inverse CDF, as Rollout.step: the first action whose cumulative mass exceeds u.

@@ -22,10 +22,6 @@ class ModelConfig:
 
     Args:
         n_candidates: Children the controller draws per trial.
-        explore_fraction: Share of the candidates drawn with the policy's logits divided by
-            ``explore_temperature``: the controller also proposes children further from the
-            best ones it imitates, for the model to weigh.
-        explore_temperature: See ``explore_fraction``.
         n_startup_trials: Finished trials before the model screens; until then the controller
             draws alone.
         policy_fraction: Share of trials the controller draws alone after the startup, whose
@@ -33,9 +29,6 @@ class ModelConfig:
             not a draw from the policy).
         acquisition: ``"ei"``: expected improvement over the best posterior mean; ``"mean"``:
             the best posterior mean (greedy); ``"none"``: the first candidate (no screening).
-        incumbent: What expected improvement improves on when the objective is not noisy:
-            ``"mean"``, the best posterior mean of an evaluated child; ``"observed"``, the best
-            observation once repeats showed the objective deterministic.
         drop_repeats: Drop candidates equal to an evaluated child.
         reevaluate: When the model finds the noise large (``noise_threshold``) and repeats have
             not shown the objective to be deterministic, evaluated children compete with new
@@ -47,8 +40,6 @@ class ModelConfig:
             than the best observation.
         ordered_kernel: Ordered decisions (integers, float grids and bins) are compared by
             distance; ``False`` compares every decision by overlap (equal or not).
-        linear_kernel: Add a linear kernel on the features to the product kernel: trends along
-            ordered decisions and main effects of unordered ones, learnt from all children.
         refit_growth: The hyperparameters are refitted when the finished trials have grown by
             this fraction since the last fit (every trial while that is under one).
         max_fit_trials: At most this many trials (a seeded subset) fit the hyperparameters; the
@@ -57,18 +48,14 @@ class ModelConfig:
     """
 
     n_candidates: int = 256
-    explore_fraction: float = 0.0
-    explore_temperature: float = 3.0
     n_startup_trials: int = 10
     policy_fraction: float = 0.0
     acquisition: str = "ei"
-    incumbent: str = "mean"
     drop_repeats: bool = True
     reevaluate: bool = True
     max_evaluations: int = 4
     noise_threshold: float = 0.1
     ordered_kernel: bool = True
-    linear_kernel: bool = False
     refit_growth: float = 0.1
     max_fit_trials: int = 300
     prior: Prior = field(default_factory=Prior)
@@ -79,16 +66,6 @@ class ModelConfig:
         if not (isinstance(self.n_startup_trials, int) and self.n_startup_trials >= 2):
             raise ValueError(
                 f"n_startup_trials must be an int >= 2, but got {self.n_startup_trials!r}."
-            )
-        if self.incumbent not in ("mean", "observed"):
-            raise ValueError(f"incumbent must be 'mean' or 'observed', but got {self.incumbent!r}.")
-        if not 0.0 <= self.explore_fraction <= 1.0:
-            raise ValueError(
-                f"explore_fraction must be in [0, 1], but got {self.explore_fraction}."
-            )
-        if not self.explore_temperature > 0:
-            raise ValueError(
-                f"explore_temperature must be > 0, but got {self.explore_temperature}."
             )
         if not 0.0 <= self.policy_fraction <= 1.0:
             raise ValueError(f"policy_fraction must be in [0, 1], but got {self.policy_fraction}.")

@@ -51,27 +51,14 @@ class Prior:
     noise: float = 1e-2
     log_noise_sd: float = 2.0
     log_signal_sd: float = 1.0
-    linear: float = 0.1
-    log_linear_sd: float = 2.0
 
-    def initial(self, n_blocks: int, linear: bool = False) -> Hyperparameters:
+    def initial(self, n_blocks: int) -> Hyperparameters:
         """The prior's medians."""
         return Hyperparameters(
             log_theta=np.full(n_blocks, math.log(self.theta_total / max(n_blocks, 1))),
             log_signal=0.0,
             log_noise=math.log(self.noise),
-            log_linear=math.log(self.linear) if linear else None,
         )
-
-    def medians_and_sds(self, n_blocks: int, linear: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Per parameter (the layout of :func:`neg_log_posterior`), the prior's median and
-        standard deviation of its log."""
-        medians = [*[math.log(self.theta_total / n_blocks)] * n_blocks, 0.0, math.log(self.noise)]
-        sds = [*[self.log_theta_sd] * n_blocks, self.log_signal_sd, self.log_noise_sd]
-        if linear:
-            medians.append(math.log(self.linear))
-            sds.append(self.log_linear_sd)
-        return np.array(medians), np.array(sds)
 
 
 @dataclass(frozen=True)
@@ -79,7 +66,6 @@ class Hyperparameters:
     log_theta: np.ndarray  # (n_blocks,): log of each decision's weight
     log_signal: float  # log s^2
     log_noise: float  # log sigma^2
-    log_linear: float | None = None  # log s_l^2 of the linear part, None: no linear part
 
     @property
     def noise_fraction(self) -> float:
@@ -115,59 +101,37 @@ def _block_distances(
     return out
 
 
-def _bounded(params: torch.Tensor, n_blocks: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _bounded(params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The parameters clamped to their bounds, and where they are inside (gradient passes)."""
     low = torch.full_like(params, _LOG_THETA_BOUNDS[0])
     high = torch.full_like(params, _LOG_THETA_BOUNDS[1])
-    low[n_blocks], high[n_blocks] = _LOG_SIGNAL_BOUNDS
-    low[n_blocks + 1], high[n_blocks + 1] = _LOG_NOISE_BOUNDS
-    if len(params) > n_blocks + 2:
-        low[n_blocks + 2], high[n_blocks + 2] = _LOG_SIGNAL_BOUNDS
+    low[-2], high[-2] = _LOG_SIGNAL_BOUNDS
+    low[-1], high[-1] = _LOG_NOISE_BOUNDS
     return torch.minimum(torch.maximum(params, low), high), (params >= low) & (params <= high)
 
 
-def linear_gram(a: torch.Tensor, b: torch.Tensor, scales: torch.Tensor, n_blocks: int):
-    """The linear part's kernel without its variance: <a, b> weighted by the features' scales,
-    averaged over the decisions. On one-hot blocks it counts equal decisions, on thermometer
-    blocks it grows with both actions: a trend along an ordered decision (the best width is
-    the largest) that the product kernel alone learns only from neighbours."""
-    return (a * scales) @ b.T / max(n_blocks, 1)
-
-
 def neg_log_posterior(
-    params: torch.Tensor,
-    distances: torch.Tensor,
-    y: torch.Tensor,
-    prior: Prior,
-    linear: torch.Tensor | None = None,
+    params: torch.Tensor, distances: torch.Tensor, y: torch.Tensor, prior: Prior
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """-(log marginal likelihood + log prior) / n and its gradient, for
-    ``params = [log theta (n_blocks), log s^2, log sigma^2(, log s_l^2)]``, the decisions'
-    squared distances ``distances`` (``(n_blocks, n, n)``) and, with a linear part, its Gram
-    matrix ``linear`` (:func:`linear_gram`): K = s^2 exp(-sum_d theta_d D_d) + s_l^2 linear
-    + sigma^2 I.
+    ``params = [log theta (n_blocks), log s^2, log sigma^2]`` and the decisions' squared
+    distances ``distances`` (``(n_blocks, n, n)``).
 
     The likelihood is R&W Eq. (2.30), -1/2 y^T K^-1 y - sum log diag(L) - n/2 log 2 pi with
     K = L L^T, and its gradient Eq. (5.9): d/dp = -1/2 tr((alpha alpha^T - K^-1) dK/dp), where
-    dK/d log theta_d = -theta_d K_prod * D_d elementwise, dK/d log s^2 = K_prod,
-    dK/d log sigma^2 = sigma^2 I and dK/d log s_l^2 = s_l^2 linear. Written out, not by
-    autograd: 4x cheaper here.
+    dK/d log theta_d = -theta_d (K - sigma^2 I) * D_d elementwise, dK/d log s^2 = K - sigma^2 I
+    and dK/d log sigma^2 = sigma^2 I. Written out, not by autograd: 4x cheaper here.
     """
-    n_blocks = len(distances)
-    bounded, inside = _bounded(params, n_blocks)
-    log_theta = bounded[:n_blocks]
-    signal, noise = bounded[n_blocks].exp(), bounded[n_blocks + 1].exp()
-    theta = log_theta.exp()
+    bounded, inside = _bounded(params)
+    log_theta, log_signal, log_noise = bounded[:-2], bounded[-2], bounded[-1]
     n = len(y)
+    signal, noise, theta = log_signal.exp(), log_noise.exp(), log_theta.exp()
     k_f = signal * torch.exp(-torch.tensordot(theta, distances, dims=1))  # (n, n)
-    k = k_f.clone()
-    if linear is not None:
-        k_lin = bounded[n_blocks + 2].exp() * linear
-        k = k + k_lin
     diagonal = noise + _JITTER * signal
-    k = k + diagonal * torch.eye(n, dtype=torch.float64)
+    k = k_f + diagonal * torch.eye(n, dtype=torch.float64)
     factor, info = torch.linalg.cholesky_ex(k)
     if info.item() != 0:  # not positive definite in floating point: more jitter
+        diagonal = diagonal + 1e-6 * signal
         factor = torch.linalg.cholesky(k + 1e-6 * signal * torch.eye(n, dtype=torch.float64))
     alpha = torch.cholesky_solve(y[:, None], factor)[:, 0]
     nll = 0.5 * y @ alpha + factor.diagonal().log().sum() + 0.5 * n * math.log(2 * math.pi)
@@ -175,14 +139,15 @@ def neg_log_posterior(
     g = 0.5 * (torch.cholesky_inverse(factor) - torch.outer(alpha, alpha))
     gk = g * k_f
     grad = torch.empty_like(params)
-    grad[:n_blocks] = -theta * torch.tensordot(distances, gk, dims=([1, 2], [0, 1]))
-    grad[n_blocks] = gk.sum() + _JITTER * signal * g.diagonal().sum()
-    grad[n_blocks + 1] = noise * g.diagonal().sum()
-    if linear is not None:
-        grad[n_blocks + 2] = (g * k_lin).sum()
+    grad[:-2] = -theta * torch.tensordot(distances, gk, dims=([1, 2], [0, 1]))
+    grad[-2] = gk.sum() + _JITTER * signal * g.diagonal().sum()
+    grad[-1] = noise * g.diagonal().sum()
 
-    medians, sds = prior.medians_and_sds(n_blocks, linear is not None)
-    medians, sds = torch.from_numpy(medians), torch.from_numpy(sds)
+    theta_median = math.log(prior.theta_total / len(log_theta))
+    medians = torch.full_like(params, theta_median)
+    medians[-2], medians[-1] = 0.0, math.log(prior.noise)
+    sds = torch.full_like(params, prior.log_theta_sd)
+    sds[-2], sds[-1] = prior.log_signal_sd, prior.log_noise_sd
     z = (bounded - medians) / sds
     loss = (nll + 0.5 * (z * z).sum()) / n
     grad = torch.where(inside, (grad + z / sds) / n, torch.zeros_like(grad))
@@ -197,38 +162,32 @@ def fit(
     n_blocks: int,
     prior: Prior | None = None,
     max_iter: int = 60,
-    linear: bool = False,
 ) -> Hyperparameters:
     """The hyperparameters that maximise the marginal likelihood times the prior.
 
-    L-BFGS (``lbfgs.py``) from the prior's medians: a pure function of the data, so every
-    worker and every restart that fits the same children gets the same result. ``linear``: the
-    kernel has a linear part (:func:`linear_gram`).
+    L-BFGS (``lbfgs.py``) from the prior's medians: a pure function of the
+    data, so every worker and every restart that fits the same children gets the same result.
     """
     prior = prior or Prior()
-    start = prior.initial(n_blocks, linear)
+    start = prior.initial(n_blocks)
     y_t = torch.as_tensor(y, dtype=torch.float64)
     with single_thread():
-        f = torch.as_tensor(features, dtype=torch.float64)
-        s = torch.as_tensor(scales, dtype=torch.float64)
-        distances = _block_distances(f, torch.as_tensor(groups, dtype=torch.long), s, n_blocks)
-        gram = linear_gram(f, f, s, n_blocks) if linear else None
+        distances = _block_distances(
+            torch.as_tensor(features, dtype=torch.float64),
+            torch.as_tensor(groups, dtype=torch.long),
+            torch.as_tensor(scales, dtype=torch.float64),
+            n_blocks,
+        )
 
         def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-            loss, grad = neg_log_posterior(torch.from_numpy(x), distances, y_t, prior, gram)
+            loss, grad = neg_log_posterior(torch.from_numpy(x), distances, y_t, prior)
             return float(loss), grad.numpy()
 
-        x0 = np.r_[start.log_theta, start.log_signal, start.log_noise]
-        if linear:
-            x0 = np.r_[x0, start.log_linear]
-        x = lbfgs.minimize(fun, x0, max_iter=max_iter)
-    values = _bounded(torch.from_numpy(x), n_blocks)[0].numpy()
-    return Hyperparameters(
-        values[:n_blocks].copy(),
-        float(values[n_blocks]),
-        float(values[n_blocks + 1]),
-        float(values[n_blocks + 2]) if linear else None,
-    )
+        x = lbfgs.minimize(
+            fun, np.r_[start.log_theta, start.log_signal, start.log_noise], max_iter=max_iter
+        )
+    values = _bounded(torch.from_numpy(x))[0].numpy()
+    return Hyperparameters(values[:-2].copy(), float(values[-2]), float(values[-1]))
 
 
 class Posterior:
@@ -247,48 +206,23 @@ class Posterior:
         (1.0, True)
     """
 
-    def __init__(
-        self,
-        weights: np.ndarray,
-        signal: float,
-        noise: float,
-        linear_weights: np.ndarray | None = None,
-    ) -> None:
+    def __init__(self, weights: np.ndarray, signal: float, noise: float) -> None:
         self.weights = torch.as_tensor(weights, dtype=torch.float64)
         self.signal = float(signal)
         self.noise = float(noise) + _JITTER * self.signal
-        # Per feature, s_l^2 * scale / n_blocks: the linear part's kernel is a product.
-        self.linear_weights = (
-            None if linear_weights is None else torch.as_tensor(linear_weights, dtype=torch.float64)
-        )
         self.features = torch.zeros((0, len(weights)), dtype=torch.float64)
         self._factor = torch.zeros((0, 0), dtype=torch.float64)  # capacity x capacity
         self.n = 0
 
     def kernel(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        k = self.signal * torch.exp(-sq_distances(a, b, self.weights))
-        if self.linear_weights is not None:
-            k = k + (a * self.linear_weights) @ b.T
-        return k
-
-    def prior_variance(self, a: torch.Tensor) -> torch.Tensor:
-        """k(x, x) for each row."""
-        var = torch.full((len(a),), self.signal, dtype=torch.float64)
-        if self.linear_weights is not None:
-            var = var + (a * self.linear_weights * a).sum(1)
-        return var
+        return self.signal * torch.exp(-sq_distances(a, b, self.weights))
 
     @property
     def factor(self) -> torch.Tensor:
         """L with L L^T = K + sigma^2 I over the children so far."""
         return self._factor[: self.n, : self.n]
 
-    def grow(
-        self,
-        weights: np.ndarray,
-        missing_tail: np.ndarray,
-        linear_weights: np.ndarray | None = None,
-    ) -> None:
+    def grow(self, weights: np.ndarray, missing_tail: np.ndarray) -> None:
         """New decisions appeared: the stored rows read as missing in their features. Distances
         between stored rows do not change (missing and missing are at distance 0), nor L."""
         extra = len(weights) - self.features.shape[1]
@@ -297,8 +231,6 @@ class Posterior:
         tail = torch.as_tensor(missing_tail, dtype=torch.float64).expand(self.features.shape[0], -1)
         self.features = torch.cat([self.features, tail], dim=1)
         self.weights = torch.as_tensor(weights, dtype=torch.float64)
-        if linear_weights is not None:  # new decisions change the average over decisions
-            raise ValueError("a posterior with a linear part cannot grow; refit it")
 
     @single_thread()
     def extend(self, rows: np.ndarray) -> None:
@@ -345,13 +277,12 @@ class Posterior:
     def predict(self, rows: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and variance of f (noise excluded) at ``rows`` (R&W Eqs. 2.25-2.26)."""
         query = torch.as_tensor(rows, dtype=torch.float64)
-        prior = self.prior_variance(query)
         if self.n == 0:
-            return np.zeros(len(query)), prior.numpy()
+            return np.zeros(len(query)), np.full(len(query), self.signal)
         k_star = self.kernel(self.features, query)  # (n, q)
         mean = k_star.T @ torch.as_tensor(alpha, dtype=torch.float64)
         v = torch.linalg.solve_triangular(self.factor, k_star, upper=False)
-        var = (prior - (v * v).sum(0)).clamp_min(1e-12 * self.signal)
+        var = (self.signal - (v * v).sum(0)).clamp_min(1e-12 * self.signal)
         return mean.numpy(), var.numpy()
 
     def train_mean(self, y: np.ndarray, alpha: np.ndarray) -> np.ndarray:

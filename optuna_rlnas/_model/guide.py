@@ -170,14 +170,8 @@ class ModelGuide:
         assert self._hyper is not None
         weights = self._hyper.weights(groups, scales, n_blocks)
         if self._posterior is None:
-            linear = None
-            if self._hyper.log_linear is not None:
-                linear = math.exp(self._hyper.log_linear) * scales / n_blocks
             self._posterior = gp.Posterior(
-                weights,
-                math.exp(self._hyper.log_signal),
-                math.exp(self._hyper.log_noise),
-                linear,
+                weights, math.exp(self._hyper.log_signal), math.exp(self._hyper.log_noise)
             )
         self._posterior.grow(
             weights, self.encoder.missing_row()[self._posterior.features.shape[1] :]
@@ -202,15 +196,7 @@ class ModelGuide:
             rng = np.random.RandomState((self.seed + size) % 2**32)
             order = np.sort(rng.choice(order, size=cap, replace=False))
         y = normal_scores(np.asarray(self.rewards)[order])
-        return gp.fit(
-            features[order],
-            y,
-            groups,
-            scales,
-            n_blocks,
-            self.config.prior,
-            linear=self.config.linear_kernel,
-        )
+        return gp.fit(features[order], y, groups, scales, n_blocks, self.config.prior)
 
     # ------------------------------------------------------------------ screening
     def plan(self, controller: Controller, rng: np.random.RandomState) -> Plan | None:
@@ -220,11 +206,7 @@ class ModelGuide:
             return None
         if cfg.policy_fraction > 0 and rng.random_sample() < cfg.policy_fraction:
             return None
-        temperatures = np.ones(cfg.n_candidates)
-        temperatures[: int(round(cfg.explore_fraction * cfg.n_candidates))] = (
-            cfg.explore_temperature
-        )
-        candidates = draw(controller, self.paths, cfg.n_candidates, rng, temperatures)
+        candidates = draw(controller, self.paths, cfg.n_candidates, rng)
         keys = [d.key for d in candidates.decisions]
         rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
         self.features()  # pads stored rows and refreshes the children's keys
@@ -249,8 +231,6 @@ class ModelGuide:
             # Huang et al. (2006): the incumbent is the child with the best mean - sd, not
             # the best (noisy) observation.
             best = float(np.max(pool_mean - np.sqrt(pool_var)))
-        elif cfg.incumbent == "observed" and self.deterministic:
-            best = float(y.max())  # no noise: the best observation is the incumbent
         else:
             best = float(train_mean.max())
         noise = posterior.noise if noisy else 0.0
