@@ -369,3 +369,26 @@ def test_guide_refits_on_a_geometric_schedule_and_caps_the_fit(monkeypatch) -> N
     assert len(sizes) <= 12
     assert max(sizes) == 40
     assert factorised[-1] == 200
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_pruned_candidate_search_picks_what_a_full_search_picks(noise: float) -> None:
+    encoder = _space(6, 4)
+    guide = ModelGuide(ModelConfig(n_startup_trials=3), seed=0)
+    for block in encoder.blocks:
+        guide.register(block.key, block.n_actions, block.ordered)
+    decisions = [Decision(b.key, b.n_actions) for b in encoder.blocks]
+    rng = np.random.RandomState(0)
+    for number, child in enumerate(_children(encoder, 120, seed=1)):
+        actions = [child[d.key] for d in decisions]
+        guide.observe(decisions, actions, float(sum(actions) + rng.randn()), number)
+    posterior, y, alpha = guide.posterior()
+    best = float(posterior.train_mean(y, alpha).max())
+    for seed in range(5):
+        rows = encoder.encode(_children(encoder, 300, seed=10 + seed))
+        mean, var = posterior.predict(rows, alpha)
+        full = guide._score(mean, var, best, noise)
+        i, m, sd, score = guide._best_candidate(posterior, rows, alpha, best, noise)
+        assert i == int(np.argmax(full))
+        assert score == pytest.approx(full.max()) and m == pytest.approx(mean[i])
+        assert sd == pytest.approx(math.sqrt(var[i]))

@@ -27,6 +27,7 @@ from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import Paths
 
 _DETERMINISTIC_AFTER = 3  # equal repeats (and none unequal) that show the objective has no noise
+_VARIANCE_BLOCK = 16  # candidates whose variance is computed at once (see _best_candidate)
 _TOP_CHILDREN = 16  # evaluated children (best posterior mean first) that may be re-evaluated
 
 
@@ -226,23 +227,20 @@ class ModelGuide:
         posterior, y, alpha = self.posterior()
         train_mean = posterior.train_mean(y, alpha)
         noisy = self._noisy()
-        pool, pool_mean, pool_var = self._top_children(posterior, alpha, train_mean)
         if noisy:
             # Huang et al. (2006): the incumbent is the child with the best mean - sd, not
             # the best (noisy) observation.
+            pool, pool_mean, pool_var = self._top_children(posterior, alpha, train_mean)
             best = float(np.max(pool_mean - np.sqrt(pool_var)))
         else:
             best = float(train_mean.max())
         noise = posterior.noise if noisy else 0.0
         plan, best_score = None, -math.inf
         if keep:
-            mean, var = posterior.predict(rows[keep], alpha)
-            score = self._score(mean, var, best, noise)
-            i = int(np.argmax(score))
-            best_score = float(score[i])
-            plan = Plan(
-                candidates.child(keep[i]), None, float(mean[i]), float(np.sqrt(var[i])), len(keep)
+            i, mean, sd, best_score = self._best_candidate(
+                posterior, rows[keep], alpha, best, noise
             )
+            plan = Plan(candidates.child(keep[i]), None, mean, sd, len(keep))
         if cfg.reevaluate and noisy:
             # Evaluated children compete on the same acquisition: under noise a promising
             # child's f is still uncertain, and one more evaluation may be worth more than a
@@ -261,6 +259,42 @@ class ModelGuide:
                     len(keep),
                 )
         return plan
+
+    def _best_candidate(
+        self,
+        posterior: gp.Posterior,
+        rows: np.ndarray,
+        alpha: np.ndarray,
+        best: float,
+        noise: float,
+    ) -> tuple[int, float, float, float]:
+        """(index, mean, sd, score) of the candidate with the best acquisition.
+
+        The variance is the costly part (a triangular solve per candidate, O(n^2) each), so it
+        is computed in blocks, best mean first, until no candidate left can win: EI grows with
+        the mean and with the variance, which is at most the prior's s^2, so a candidate whose
+        EI at that variance is below the best score so far is never the argmax (the augmented
+        EI's factor is at most 1). The pick is the one a full computation would make.
+        """
+        k_star = posterior.cross(rows)
+        mean = posterior.mean(k_star, alpha)
+        order = np.argsort(-mean, kind="stable")
+        if self.config.acquisition == "mean":
+            i = int(order[0])
+            sd = float(np.sqrt(posterior.variance(k_star[:, [i]])[0]))
+            return i, float(mean[i]), sd, float(mean[i])
+        bound = log_expected_improvement(mean[order], np.full(len(mean), posterior.signal), best)
+        winner, winner_score, winner_var = -1, -math.inf, math.nan
+        for start in range(0, len(order), _VARIANCE_BLOCK):
+            if bound[start] < winner_score:
+                break  # sorted by mean: no later candidate can beat the winner either
+            block = order[start : start + _VARIANCE_BLOCK]
+            var = posterior.variance(k_star[:, block])
+            score = self._score(mean[block], var, best, noise)
+            j = int(np.argmax(score))
+            if score[j] > winner_score:
+                winner, winner_score, winner_var = int(block[j]), float(score[j]), float(var[j])
+        return winner, float(mean[winner]), math.sqrt(winner_var), winner_score
 
     def _top_children(
         self, posterior: gp.Posterior, alpha: np.ndarray, train_mean: np.ndarray
