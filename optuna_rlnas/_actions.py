@@ -10,7 +10,8 @@ every distribution is mapped onto ``n_actions`` actions:
 * Otherwise (continuous floats, wide int ranges): ``n_bins`` equal-width bins, in log space when
   ``log=True``. An action picks a bin; the value is drawn uniformly inside the bin with the
   sampler's generator, then snapped to ``step`` (or to an integer) and clipped to ``[low, high]``.
-  A value maps back to the bin that contains it.
+  A value maps back to the bin that contains it. Positions in a range are computed as convex
+  combinations of its ends, so a range as wide as the floats (-1e308, 1e308) does not overflow.
 """
 
 from __future__ import annotations
@@ -66,13 +67,21 @@ class ActionMap:
     def _untransform(self, u: float) -> float:
         return math.exp(u) if self.distribution.log else u  # type: ignore[attr-defined]
 
-    def value(self, action: int, rng: np.random.RandomState) -> Any:
-        """The value of ``action``; bins draw uniformly inside themselves with ``rng``."""
+    def value(
+        self, action: int, rng: np.random.RandomState, distribution: BaseDistribution | None = None
+    ) -> Any:
+        """The value of ``action``; bins draw uniformly inside themselves with ``rng``.
+
+        ``distribution``: the one passed to this ``suggest`` call, when it may differ in type
+        from the one the map was built for while equal to it (Optuna compares choices by
+        ``==``: ``[1, 2]``, ``[1.0, 2.0]`` and ``[True, 2]`` are one distribution); the value is
+        read from its choices, so the caller gets back one of the choices it passed.
+        """
+        if isinstance(distribution, CategoricalDistribution):
+            return distribution.choices[action]
         if self.grid is not None:
             return self.grid[action]
-        width = (self._hi - self._lo) / self.n_actions
-        u = self._lo + (action + rng.random_sample()) * width
-        x = self._untransform(u)
+        x = self._untransform(self._at((action + rng.random_sample()) / self.n_actions))
         d = self.distribution
         low, high = d.low, d.high  # type: ignore[attr-defined]
         if isinstance(d, IntDistribution):
@@ -83,19 +92,22 @@ class ActionMap:
             x = _round_step(x, self._step)
         return float(min(max(x, low), high))
 
+    def _at(self, t: float) -> float:
+        """The point a fraction ``t`` of the way from the range's start to its end."""
+        return self._lo * (1.0 - t) + self._hi * t  # never more than max(|lo|, |hi|)
+
     def action(self, value: Any) -> int:
         """The action that stands for ``value`` (the bin containing it, for bins)."""
         if isinstance(self.distribution, CategoricalDistribution):
             return int(self.distribution.to_internal_repr(value))
         if self.grid is not None:
             return int(np.argmin([abs(g - value) for g in self.grid]))
-        u = self._transform(value)
-        span = self._hi - self._lo
-        if span <= 0:
+        # Halved, so that neither the span nor the offset overflows on the widest ranges.
+        half_span = self._hi / 2 - self._lo / 2
+        if half_span <= 0:
             return 0
-        return int(
-            min(max(math.floor((u - self._lo) / span * self.n_actions), 0), self.n_actions - 1)
-        )
+        t = (self._transform(value) / 2 - self._lo / 2) / half_span
+        return int(min(max(math.floor(t * self.n_actions), 0), self.n_actions - 1))
 
     def label(self, action: int) -> str:
         """A short human label for ``action``: the choice, or the bin's range."""
@@ -105,9 +117,8 @@ class ActionMap:
                 if not isinstance(self.grid[action], str)
                 else self.grid[action]
             )
-        width = (self._hi - self._lo) / self.n_actions
-        lo = self._untransform(self._lo + action * width)
-        hi = self._untransform(self._lo + (action + 1) * width)
+        lo = self._untransform(self._at(action / self.n_actions))
+        hi = self._untransform(self._at((action + 1) / self.n_actions))
         return f"[{lo:.3g}, {hi:.3g}]"
 
 

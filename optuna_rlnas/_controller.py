@@ -13,146 +13,58 @@ input of each step is the embedding of the previous action *plus* an embedding o
 being made, so one controller serves conditional spaces and a variable number of layers. Heads
 and embeddings are created the first time a decision is seen.
 
-:meth:`Controller.sample` draws a sequence, :meth:`Controller.score` gives the log-probability and
-entropy of given actions by teacher forcing. Both run the same step, so
-``score(sample(...))`` reproduces the probabilities used to draw (sampling runs the same maths
-in numpy, see ``_rollout.py``).
+:meth:`Controller.sample` draws a sequence step by step, :meth:`Controller.score` gives the
+log-probability and entropy of given actions by teacher forcing; ``score(sample(...))``
+reproduces the probabilities used to draw. The sampler draws with the same maths in numpy
+(``_policy.py``, which imports this module; this module never imports it).
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
 import math
-from collections.abc import Callable
-from collections.abc import Iterator
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
-from typing import TypeVar
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.functional import logsigmoid
 
-if TYPE_CHECKING:
-    from optuna_rlnas._rollout import Rollout
+from optuna_rlnas._config import ControllerConfig
+from optuna_rlnas._decision import Child
+from optuna_rlnas._decision import Decision
 
-_F = TypeVar("_F", bound=Callable)
-_TABLES = ("decision_embedding", "action_embedding", "head_weight", "head_bias")
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread here: the controller's tensors are tiny (35 units), and on a busy
-    machine a second intra-op thread that waits for a core made each step far slower (seen while
-    developing: 2.4 s instead of 22 ms per trial at load 9 on 2 cores). Other threads are left
-    alone."""
-    n = torch.get_num_threads()
-    if n == 1:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+TABLES = ("decision_embedding", "action_embedding", "head_weight", "head_bias")
+ChildLike = Child | tuple  # (decisions, actions) or (decisions, actions, drawn)
 
 
-def _on_one_thread(fn: _F) -> _F:
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with single_thread():
-            return fn(*args, **kwargs)
+class Batch(NamedTuple):
+    """Children as tensors, each (children, steps), padded to the longest child: the head
+    index of each step (-1: padding), its action, its skip source (-1: none), drawn or not;
+    and, per child, the head index of each step as a list and the child."""
 
-    return wrapper  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class ControllerConfig:
-    """Shape of the controller and of its logits.
-
-    Args:
-        hidden_size: LSTM units per layer (the paper: 35, Sec. 4.1).
-        num_layers: LSTM layers (the paper: 2, Sec. 4.1).
-        init_range: Weights start uniform in ``[-init_range, init_range]`` (the paper: 0.08).
-        temperature: Logits are divided by it before sampling (ENAS, Pham et al. 2018: 5.0).
-        tanh_constant: If set, logits become ``c * tanh(logits / temperature)``, which bounds them
-            and keeps exploration alive (ENAS: 2.5). ``None`` leaves them unbounded (the paper).
-            Default 1.5: at most about 0.83 of the mass on one of 5 choices, so a converged
-            policy still mutates a few decisions per child; it measured best across the
-            NAS-Bench-201 datasets (docs/benchmarks.md, Experiments).
-
-    The shape is the paper's (Sec. 4.1); :meth:`paper` also drops the tanh constant.
-
-    Example:
-        >>> ControllerConfig(tanh_constant=2.5).hidden_size
-        35
-    """
-
-    hidden_size: int = 35
-    num_layers: int = 2
-    init_range: float = 0.08
-    temperature: float = 1.0
-    tanh_constant: float | None = 1.5
-
-    @classmethod
-    def paper(cls) -> ControllerConfig:
-        """Zoph & Le's controller: 2-layer LSTM, 35 units, init +-0.08, plain softmax logits."""
-        return cls(
-            hidden_size=35, num_layers=2, init_range=0.08, temperature=1.0, tanh_constant=None
-        )
-
-    def __post_init__(self) -> None:
-        if self.hidden_size < 1:
-            raise ValueError(f"hidden_size must be >= 1, but got {self.hidden_size}.")
-        if self.num_layers < 1:
-            raise ValueError(f"num_layers must be >= 1, but got {self.num_layers}.")
-        if not self.init_range > 0:
-            raise ValueError(f"init_range must be > 0, but got {self.init_range}.")
-        if not (self.temperature > 0 and math.isfinite(self.temperature)):
-            raise ValueError(
-                f"temperature must be a finite number > 0, but got {self.temperature}."
-            )
-        if self.tanh_constant is not None and not self.tanh_constant > 0:
-            raise ValueError(f"tanh_constant must be None or > 0, but got {self.tanh_constant}.")
-
-
-@dataclass(frozen=True)
-class Decision:
-    """One step of the controller.
-
-    Args:
-        key: Identity of the decision (the sampler uses the parameter name); one head per key.
-        n_actions: Number of actions (choices) of the decision.
-        skip_source: For a skip connection (Sec. 3.3), the index in the *same sequence* of the
-            step whose hidden state is the source anchor ``h_j``; ``n_actions`` must be 2 and
-            action 1 means "connected". ``None`` for an ordinary softmax decision.
-    """
-
-    key: str
-    n_actions: int
-    skip_source: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.n_actions < 1:
-            raise ValueError(f"n_actions of {self.key!r} must be >= 1, but got {self.n_actions}.")
-        if self.skip_source is not None and self.n_actions != 2:
-            raise ValueError(
-                f"a skip decision has 2 actions (not connected, connected), but {self.key!r} "
-                f"has {self.n_actions}."
-            )
+    index: torch.Tensor
+    action: torch.Tensor
+    source: torch.Tensor
+    drawn: torch.Tensor
+    rows: list[list[int]]
+    children: list[Child]
 
 
 class Controller(nn.Module):
     """Recurrent policy over define-by-run decisions (Zoph & Le 2017, Sec. 3).
 
     Args:
-        config: Its shape; the defaults are the paper's.
+        config: Its shape. The default ``ControllerConfig()`` has the paper's LSTM but bounds
+            the logits (tanh constant 1.5); ``ControllerConfig.paper()`` is the paper's.
         seed: Seeds the initial weights; a decision's head is seeded from ``seed`` and the
             decision's key, so two controllers with one seed agree whatever order they meet
             decisions in.
+
+    ``version`` counts the changes of the weights (a new decision, an update): a copy of the
+    weights taken at one version is current while the version is unchanged. Code that edits the
+    weights in place calls :meth:`mark_changed`.
 
     Example:
         >>> import numpy as np
@@ -168,27 +80,28 @@ class Controller(nn.Module):
         self.config = config or ControllerConfig()
         self.seed = int(seed)
         hidden = self.config.hidden_size
-        generator = self._generator("core")
         self.lstm = nn.LSTM(hidden, hidden, num_layers=self.config.num_layers, batch_first=True)
         self.start = nn.Parameter(torch.empty(hidden))  # input of the first step
         # Attention over anchors, Sec. 3.3: W_prev, W_curr and v.
         self.w_prev = nn.Linear(hidden, hidden, bias=False)
         self.w_curr = nn.Linear(hidden, hidden, bias=False)
         self.v = nn.Linear(hidden, 1, bias=False)
-        self._uniform_(list(self.parameters()), generator)
+        self._uniform_(list(self.parameters()), self._generator("core"))
 
         # The decisions' parameters, in the order the decisions were first seen: decision i owns
         # row i of decision_embedding and rows offsets[i] : offsets[i] + n_actions[i] of the
-        # three action tables (its action embeddings and its softmax head). One table per kind,
-        # not one tensor per decision: the update's cost grows with the number of tensors.
+        # three action tables. One table per kind, not tensors per decision (the update's cost
+        # grows with the number of tensors); the tables keep spare rows and double when full, so
+        # registering n decisions copies O(n) rows in all. Rows past the used ones stay zero.
         self.keys: dict[str, int] = {}  # decision key -> index
         self.n_actions: list[int] = []
         self.offsets: list[int] = []
-        self.decision_embedding = nn.Parameter(torch.empty(0, hidden))  # "which decision now"
-        self.action_embedding = nn.Parameter(torch.empty(0, hidden))  # fed to the next step
-        self.head_weight = nn.Parameter(torch.empty(0, hidden))  # softmax heads (Sec. 3.1)
-        self.head_bias = nn.Parameter(torch.empty(0))
-        self.generation = 0  # bumped when a new decision replaces the tables (see _rollout.py)
+        self.n_rows = 0  # used rows of the action tables
+        self.decision_embedding = nn.Parameter(torch.zeros(0, hidden))  # "which decision now"
+        self.action_embedding = nn.Parameter(torch.zeros(0, hidden))  # fed to the next step
+        self.head_weight = nn.Parameter(torch.zeros(0, hidden))  # softmax heads (Sec. 3.1)
+        self.head_bias = nn.Parameter(torch.zeros(0))
+        self.version = 0
 
     # ---------------------------------------------------------------- decisions
     def register(self, decision: Decision) -> int:
@@ -202,19 +115,39 @@ class Controller(nn.Module):
                 )
             return index
         hidden, n = self.config.hidden_size, decision.n_actions
+        d, a = len(self.n_actions), self.n_rows  # its decision row and its first action row
         # From a generator of its own key: the rows do not depend on when the decision appeared.
-        rows = [torch.empty(shape) for shape in ((1, hidden), (n, hidden), (n, hidden), (n,))]
-        self._uniform_(rows, self._generator(decision.key))
+        # One draw for its four blocks: its decision embedding, action embeddings, head weight
+        # and head bias, in that order.
+        r = self.config.init_range
+        rows = torch.rand(hidden + n * (2 * hidden + 1), generator=self._generator(decision.key))
+        rows = rows * 2 * r - r  # "uniformly between -0.08 and 0.08" (Sec. 4.1)
+        self._reserve("decision_embedding", d + 1)
+        for name in TABLES[1:]:
+            self._reserve(name, a + n)
         with torch.no_grad():
-            for name, new in zip(_TABLES, rows):
-                table = getattr(self, name)
-                grown = torch.cat([table.detach(), new.to(table.device)])
-                setattr(self, name, nn.Parameter(grown))
-        self.keys[decision.key] = len(self.n_actions)
-        self.offsets.append(self.offsets[-1] + self.n_actions[-1] if self.offsets else 0)
+            self.decision_embedding[d] = rows[:hidden]
+            self.action_embedding[a : a + n] = rows[hidden : hidden + n * hidden].view(n, hidden)
+            self.head_weight[a : a + n] = rows[hidden + n * hidden : -n].view(n, hidden)
+            self.head_bias[a : a + n] = rows[-n:]
+        self.keys[decision.key] = d
+        self.offsets.append(a)
         self.n_actions.append(n)
-        self.generation += 1
-        return self.keys[decision.key]
+        self.n_rows += n
+        self.mark_changed()
+        return d
+
+    def _reserve(self, name: str, rows: int) -> None:
+        table = getattr(self, name)
+        if rows <= table.shape[0]:
+            return
+        grown = table.new_zeros((max(rows, 2 * table.shape[0], 8), *table.shape[1:]))
+        grown[: table.shape[0]] = table.detach()
+        setattr(self, name, nn.Parameter(grown))
+
+    def mark_changed(self) -> None:
+        """Record that the weights changed (copies taken at an older version are stale)."""
+        self.version += 1
 
     def head(self, key: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Views of one decision's rows: (decision embedding, action embeddings, head weight,
@@ -253,75 +186,113 @@ class Controller(nn.Module):
         logit = self.v(torch.tanh(self.w_prev(h_source) + self.w_curr(h_current))).squeeze(-1)
         return self._shape_logits(logit)
 
-    # ---------------------------------------------------------------- sample / score
-    def rollout(self) -> Rollout:
-        """An incremental sampler for decisions that arrive one at a time (define-by-run)."""
-        from optuna_rlnas._rollout import Rollout
+    def _next(
+        self, decision: Decision, previous: torch.Tensor, state: tuple | None, outputs: list
+    ) -> tuple[torch.Tensor, tuple, torch.Tensor]:
+        """One step: (log-probabilities of ``decision``'s actions, LSTM state, output h)."""
+        index = self.register(decision)
+        x = previous + self.decision_embedding[index]  # previous action + "which decision now"
+        out, state = self.lstm(x.view(1, 1, -1), state)
+        h = out.view(-1)  # (hidden,)
+        if decision.skip_source is not None:  # Sec. 3.3: attention to the source anchor
+            logit = self._skip_logit(outputs[decision.skip_source], h)
+            log_probs = torch.stack([logsigmoid(-logit), logsigmoid(logit)])  # off, on
+        else:  # Sec. 3.1: the decision's softmax head
+            _, _, weight, bias = self.head(decision.key)
+            log_probs = torch.log_softmax(self._shape_logits(weight @ h + bias), dim=-1)
+        return log_probs, state, h
 
-        return Rollout(self)
-
+    @torch.no_grad()
     def sample(
         self, decisions: Sequence[Decision], rng: np.random.RandomState
     ) -> tuple[list[int], float, float]:
         """Draw one action per decision: ``(actions, log_prob, entropy)`` of the sequence."""
-        rollout = self.rollout()
-        actions = [rollout.step(decision, rng=rng) for decision in decisions]
-        return actions, rollout.log_prob, rollout.entropy
+        actions, log_prob, entropy = [], 0.0, 0.0
+        previous, state, outputs = self.start, None, []  # the first step reads a learned input
+        for decision in decisions:
+            log_probs, state, h = self._next(decision, previous, state, outputs)
+            cdf = log_probs.exp().cumsum(0)  # inverse-CDF draw from the caller's generator
+            draw = int(torch.searchsorted(cdf, rng.random_sample() * float(cdf[-1]), right=True))
+            action = min(draw, decision.n_actions - 1)
+            log_prob += float(log_probs[action])
+            entropy -= float((log_probs.exp() * log_probs).sum())
+            actions.append(action)
+            outputs.append(h)
+            previous = self.head(decision.key)[1][action]  # feed the action's embedding back
+        return actions, log_prob, entropy
 
-    @_on_one_thread
-    def score(
-        self, sequences: Sequence[tuple[Sequence[Decision], Sequence[int]]]
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Log-probability and entropy of given action sequences (teacher forcing).
+    @torch.no_grad()
+    def probabilities(
+        self, decisions: Sequence[Decision], actions: Sequence[int]
+    ) -> list[list[float]]:
+        """Per step, the probability of each action given the earlier ``actions`` (forced)."""
+        probs, previous, state, outputs = [], self.start, None, []
+        for decision, action in zip(decisions, actions):
+            log_probs, state, h = self._next(decision, previous, state, outputs)
+            probs.append(log_probs.exp().tolist())
+            outputs.append(h)
+            previous = self.head(decision.key)[1][int(action)]
+        return probs
+
+    # ---------------------------------------------------------------- score (teacher forcing)
+    def score(self, children: Sequence[ChildLike] | Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probability and entropy of given children, summed over their drawn steps.
 
         Args:
-            sequences: ``(decisions, actions)`` pairs, one per child; lengths may differ.
+            children: :class:`Child` objects, or ``(decisions, actions)`` pairs (every step
+                drawn), or ``(decisions, actions, drawn)``; lengths may differ. Or their
+                :meth:`batch`.
 
         Returns:
-            ``(log_prob, entropy)``, each of shape ``(len(sequences),)``: the sums over the steps
-            of ``log pi(a_t | a_{1:t-1})`` and of the entropy of each step's distribution. Both
-            carry gradients.
+            ``(log_prob, entropy)``, each of shape ``(len(children),)``: the sums over the drawn
+            steps of ``log pi(a_t | a_{1:t-1})`` and of the entropy of each step's distribution.
+            Steps not drawn are inputs only. Both carry gradients.
         """
-        if not sequences:
-            raise ValueError("score needs at least one sequence, but got none.")
-        index, action, source = self._tables(sequences)
-        valid, is_skip = index >= 0, source >= 0
-        index, source = index.clamp(min=0), source.clamp(min=0)
-
+        index, action, source, drawn, _, _ = self._as_batch(children)
+        batch, steps = index.shape
+        if steps == 0:
+            return self.start.new_zeros(batch), self.start.new_zeros(batch)
+        valid = index >= 0
+        index = index.clamp(min=0)
+        offsets = torch.tensor(self.offsets, device=index.device)
         # Inputs: start, then the embedding of each previous action (Sec. 3.1), plus the
         # embedding of the decision being made.
-        offsets = torch.tensor(self.offsets, device=index.device)
-        previous = self.action_embedding[offsets[index[:, :-1]] + action[:, :-1]]
-        first = self.start.expand(len(sequences), 1, self.config.hidden_size)
-        x = torch.cat([first, previous], dim=1) + self.decision_embedding[index]
+        previous = _rows(self.action_embedding, offsets[index[:, :-1]] + action[:, :-1])
+        first = self.start.expand(batch, 1, self.config.hidden_size)
+        x = torch.cat([first, previous], dim=1) + _rows(self.decision_embedding, index)
         out, _ = self.lstm(x)  # (batch, steps, hidden)
 
         step_logp, step_entropy = self._softmax_terms(out, index, action, offsets)
+        is_skip = source >= 0
         if is_skip.any():
-            skip_logp, skip_entropy = self._skip_terms(out, source, action)
+            # The source layer's anchor h_j, read from the same child's outputs.
+            flat = out.reshape(batch * steps, -1)
+            at = torch.arange(batch, device=index.device).unsqueeze(1) * steps + source.clamp(min=0)
+            skip_logp, skip_entropy = self._skip_terms(_rows(flat, at), out, action)
             step_logp = torch.where(is_skip, skip_logp, step_logp)
             step_entropy = torch.where(is_skip, skip_entropy, step_entropy)
-        log_prob = step_logp.masked_fill(~valid, 0.0).sum(1)  # padding steps count for nothing
-        entropy = step_entropy.masked_fill(~valid, 0.0).sum(1)
-        return log_prob, entropy
+        # Only drawn steps have terms; padding and fed steps count for nothing (and pass no
+        # gradient: their rows are not moved, see _reinforce.touched_rows).
+        term = valid & drawn
+        return step_logp.masked_fill(~term, 0.0).sum(1), step_entropy.masked_fill(~term, 0.0).sum(1)
 
-    def _tables(
-        self, sequences: Sequence[tuple[Sequence[Decision], Sequence[int]]]
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(head index, action, skip source) per step, each (batch, steps), padded to the longest
-        sequence: -1 marks the padding in the index and the steps without a skip in the source."""
-        steps = max(len(decisions) for decisions, _ in sequences)
-        index, action, source = [], [], []
-        for b, (decisions, actions) in enumerate(sequences):
-            if len(decisions) != len(actions):
-                raise ValueError(
-                    f"each sequence needs one action per decision, but sequence {b} has "
-                    f"{len(decisions)} decisions and {len(actions)} actions."
-                )
-            rows = [self.register(d) for d in decisions]
-            acts = [int(a) for a in actions]
-            sources = [-1 if d.skip_source is None else d.skip_source for d in decisions]
-            for t, (d, a, j) in enumerate(zip(decisions, acts, sources)):
+    def _as_batch(self, children: Sequence[ChildLike] | Batch) -> Batch:
+        return children if isinstance(children, Batch) else self.batch(children)
+
+    def batch(self, children: Sequence[ChildLike]) -> Batch:
+        """``children`` as tensors (registering their decisions), checked."""
+        if not children:
+            raise ValueError("a batch needs at least one child, but got none.")
+        return self._tables([c if isinstance(c, Child) else Child.of(*c) for c in children])
+
+    def _tables(self, children: Sequence[Child]) -> Batch:
+        steps = max(len(c.decisions) for c in children)
+        index, action, source, drawn, heads = [], [], [], [], []
+        for child in children:
+            rows = [self.register(d) for d in child.decisions]
+            heads.append(rows)
+            sources = [-1 if d.skip_source is None else d.skip_source for d in child.decisions]
+            for t, (d, a, j) in enumerate(zip(child.decisions, child.actions, sources)):
                 if not 0 <= a < d.n_actions:
                     raise ValueError(
                         f"action of {d.key!r} must be in [0, {d.n_actions}), but got {a}."
@@ -331,11 +302,13 @@ class Controller(nn.Module):
                         f"skip_source of {d.key!r} must be an earlier step in [0, {t}), "
                         f"but got {d.skip_source}."
                     )
-            pad = [-1] * (steps - len(decisions))
-            index.append(rows + pad), action.append(acts + [0] * len(pad))
+            pad = [-1] * (steps - len(rows))
+            index.append(rows + pad)
+            action.append(list(child.actions) + [0] * len(pad))
             source.append(sources + pad)
-        table = torch.tensor([index, action, source], dtype=torch.long, device=self.start.device)
-        return table[0], table[1], table[2]
+            drawn.append([int(d) for d in child.drawn] + [0] * len(pad))
+        table = torch.tensor([index, action, source, drawn], device=self.start.device)
+        return Batch(table[0], table[1], table[2], table[3].bool(), heads, list(children))
 
     def _softmax_terms(
         self, out: torch.Tensor, index: torch.Tensor, action: torch.Tensor, offsets: torch.Tensor
@@ -349,7 +322,7 @@ class Controller(nn.Module):
         slot = torch.arange(int(n_actions.max()), device=index.device)
         in_head = slot < n_actions.unsqueeze(-1)  # (batch, steps, width)
         rows = torch.where(in_head, offsets[index].unsqueeze(-1) + slot, 0)
-        weight, bias = self.head_weight[rows], self.head_bias[rows]
+        weight, bias = _rows(self.head_weight, rows), _rows(self.head_bias, rows)
         logits = (weight * out.unsqueeze(2)).sum(-1) + bias
         logits = self._shape_logits(logits).masked_fill(~in_head, -math.inf)
         log_probs = torch.log_softmax(logits, dim=-1)
@@ -358,23 +331,18 @@ class Controller(nn.Module):
         return logp, -(safe.exp() * safe).sum(-1)  # padded slots: exp(0) * 0 = 0
 
     def _skip_terms(
-        self, out: torch.Tensor, source: torch.Tensor, action: torch.Tensor
+        self, h_source: torch.Tensor, h_current: torch.Tensor, action: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per step, log P(action) and the entropy of the skip attention (Sec. 3.3)."""
-        h_source = out.gather(1, source.unsqueeze(-1).expand(-1, -1, out.shape[-1]))
-        logit = self._skip_logit(h_source, out)  # (batch, steps)
-        logp_on = nn.functional.logsigmoid(logit)
-        logp_off = nn.functional.logsigmoid(-logit)
+        logit = self._skip_logit(h_source, h_current)  # (batch, steps)
+        logp_on = logsigmoid(logit)
+        logp_off = logsigmoid(-logit)
         logp = torch.where(action == 1, logp_on, logp_off)
         return logp, -(logp_on.exp() * logp_on + logp_off.exp() * logp_off)
 
-    def probabilities(
-        self, decisions: Sequence[Decision], actions: Sequence[int]
-    ) -> list[list[float]]:
-        """Per step, the probability of each action given the earlier ``actions`` (forced)."""
-        rollout = self.rollout()
-        probs = []
-        for decision, action in zip(decisions, actions):
-            probs.append(rollout.distribution(decision).tolist())
-            rollout.step(decision, action=action)
-        return probs
+
+def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` through ``index_select``, whose backward adds rows in a fixed order:
+    the backward of ``table[index]`` adds them with atomics over threads on large batches, and
+    a policy that depends on thread timing could not be replayed exactly."""
+    return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 from optuna import Study
+from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial
+from optuna.trial import TrialState
 
 
 def all_trials(study: Study) -> list[FrozenTrial]:
@@ -22,12 +26,22 @@ def trial_by_number(study: Study, number: int) -> FrozenTrial:
     )
 
 
+def has_fixed_params(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` has parameters fixed before it started (enqueued, retried)."""
+    return "fixed_params" in trial.system_attrs
+
+
 def trial_id(trial: FrozenTrial) -> int:
     return trial._trial_id
 
 
 def set_trial_system_attr(study: Study, trial: FrozenTrial, key: str, value: object) -> None:
     study._storage.set_trial_system_attr(trial._trial_id, key, value)
+
+
+def fail_trial(study: Study, trial: FrozenTrial) -> None:
+    """End a running trial as FAIL (what Optuna does when the objective raises)."""
+    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
 
 
 def set_trial_user_attr(study: Study, trial: FrozenTrial, key: str, value: object) -> None:
@@ -54,13 +68,78 @@ def forget_cached_trials(study: Study) -> None:
     study._thread_local.cached_all_trials = None
 
 
-def study_id(study: Study) -> int:
-    return study._study_id
-
-
 def set_study_system_attr(study: Study, key: str, value: object) -> None:
     study._storage.set_study_system_attr(study._study_id, key, value)
 
 
 def study_system_attrs(study: Study) -> dict[str, object]:
     return study._storage.get_study_system_attrs(study._study_id)
+
+
+def _rdb_storage(study: Study):  # -> optuna.storages.RDBStorage
+    storage = study._storage
+    storage = getattr(storage, "_backend", storage)  # unwrap Optuna's _CachedStorage
+    if not isinstance(storage, RDBStorage):
+        raise TypeError(f"needs a study in an RDBStorage, but got {type(storage).__name__}.")
+    return storage
+
+
+def add_study_user_attr_if_absent(study: Study, key: str, value: object) -> bool:
+    """Write a study user attribute unless it exists; ``True`` if this call wrote it.
+
+    One INSERT against the table's unique (study, key) constraint, so of many processes that
+    call it at once exactly one writes (SQLite, PostgreSQL, MySQL). ``set_user_attr`` would
+    update an existing value instead: the last writer would win.
+    """
+    from optuna.storages._rdb import models
+    from sqlalchemy.exc import IntegrityError
+
+    session = _rdb_storage(study).scoped_session()
+    try:
+        session.add(
+            models.StudyUserAttributeModel(
+                study_id=study._study_id, key=key, value_json=json.dumps(value)
+            )
+        )
+        session.commit()
+        return True
+    except IntegrityError:  # another process wrote it first
+        session.rollback()
+        return False
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def running_heartbeat_ages(study: Study) -> dict[int, float | None]:
+    """Seconds since the last heartbeat of each RUNNING trial, by trial number.
+
+    ``None`` for a trial without a heartbeat record (its worker runs without heartbeats, or
+    has not written the first one yet). The ages are measured with the database's clock, as
+    Optuna's ``fail_stale_trials`` measures them.
+    """
+    import sqlalchemy
+    from optuna.storages._rdb import models
+    from optuna.trial import TrialState
+    from sqlalchemy import orm
+
+    session = _rdb_storage(study).scoped_session()
+    try:
+        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+        running = (
+            session.query(models.TrialModel)
+            .options(orm.selectinload(models.TrialModel.heartbeats))
+            .filter(models.TrialModel.state == TrialState.RUNNING)
+            .filter(models.TrialModel.study_id == study._study_id)
+            .all()
+        )
+        return {
+            trial.number: (
+                (now - trial.heartbeats[0].heartbeat).total_seconds() if trial.heartbeats else None
+            )
+            for trial in running
+        }
+    finally:
+        session.close()

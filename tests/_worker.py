@@ -1,9 +1,9 @@
 """A worker process for the multi-worker tests: ``python tests/_worker.py --url ... --study ...``.
 
 It runs ``RLNASSampler`` on a fast synthetic objective against a shared study (riding out a
-database restart with ``optuna_rlnas.storage.optimize``), then (unless
-``--no-finish``) waits for every trial to finish, consumes them and records its controller's
-state in the study (``optuna_rlnas.finish_worker``). Its last stdout line is that state as JSON.
+database restart with ``optuna_rlnas.storage.optimize``), then (unless ``--no-finish``) waits
+for every trial to finish, consumes them and records its controller's state in the study
+(``optuna_rlnas.storage.finish_worker``). Its last stdout line is that state as JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 
 from optuna_rlnas import RLNASSampler
 from optuna_rlnas import UpdateConfig
-from optuna_rlnas import finish_worker
+from optuna_rlnas.storage import finish_worker
 from optuna_rlnas.storage import make_storage
 from optuna_rlnas.storage import mask_url
 from optuna_rlnas.storage import optimize

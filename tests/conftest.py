@@ -1,15 +1,35 @@
-"""Shared fixtures. ``postgres_url``: the test PostgreSQL server, or a skip (a failure in CI)."""
+"""Shared fixtures. ``postgres_url``: the test PostgreSQL server, or a skip (a failure in CI).
+
+``.ci/install`` writes ``tests/services.env`` naming the services it started (the PostgreSQL URL,
+and ``RLNAS_REQUIRE_SERVICES=1``); it is read here, so after ``bash .ci/install`` a plain
+``python -m pytest`` runs the PostgreSQL and browser tests as CI does, and fails, never skips,
+when a service is missing. Variables already in the environment take precedence.
+"""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 POSTGRES_ENV = "RLNAS_TEST_POSTGRES_URL"
 REQUIRE_ENV = "RLNAS_REQUIRE_SERVICES"
+SERVICES_FILE = Path(__file__).with_name("services.env")
+
+
+def _read_services(path: Path = SERVICES_FILE) -> dict[str, str]:
+    """``KEY=VALUE`` lines of ``path`` (``#`` starts a comment); empty if there is no file."""
+    if not path.is_file():
+        return {}
+    pairs = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+
+
+for _key, _value in _read_services().items():  # at import: tests read os.environ, and so do
+    os.environ.setdefault(_key.strip(), _value.strip())  # the worker processes they start
 
 
 def _missing_service(reason: str) -> None:

@@ -211,8 +211,8 @@ def test_mask_url_hides_the_password(url: str, masked: str) -> None:
     [
         ("", "must be a non-empty string"),
         (None, "must be a non-empty string"),
-        ("nonsense", "is not a valid SQLAlchemy URL"),
-        (f"postgresql://u:{SECRET}@h:notaport/d", "is not a valid SQLAlchemy URL"),
+        ("nonsense", "is malformed"),
+        (f"postgresql://u:{SECRET}@h:notaport/d", "is malformed"),
         (f"foo://u:{SECRET}@h/d", "unknown database 'foo'"),
         (f"postgresql+nodriver://u:{SECRET}@h/d", "unknown database"),
     ],
@@ -244,7 +244,7 @@ def test_invalid_heartbeat_settings(kwargs, message) -> None:
 
 
 def test_unreachable_database_is_a_connection_error_without_password() -> None:
-    with pytest.raises(ConnectionError, match=r"cannot open storage postgresql://u:\*\*\*@") as e:
+    with pytest.raises(ConnectionError, match=r"cannot open storage 'postgresql://u:\*\*\*@") as e:
         make_storage(f"postgresql://u:{SECRET}@127.0.0.1:1/db")  # nothing listens on port 1
     assert SECRET not in str(e.value) and "Connection refused" in str(e.value)
 
@@ -258,35 +258,6 @@ def test_storage_defaults_turn_heartbeats_and_retries_on() -> None:
     assert storage.engine_kwargs["pool_pre_ping"] is True
     off = make_storage("sqlite:///:memory:", heartbeat_interval=None)
     assert off.heartbeat_interval is None and off.get_heartbeat_stale_trial_callback() is None
-
-
-# --- CLI -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--grace-period", "0"], "argument --grace-period: must be a positive integer"),
-        (["--heartbeat-interval", "x"], "argument --heartbeat-interval: must be an integer >= 0"),
-        (["--max-retry", "-1"], "argument --max-retry: must be an integer >= 0"),
-        (["--heartbeat-interval", "60", "--grace-period", "30"], "grace_period must exceed"),
-        (["--storage", f"postgresql://u:{SECRET}@h:bad/d"], "malformed storage URL"),
-        (["--storage", f"postgresql://u:{SECRET}@127.0.0.1:1/d"], "cannot open storage"),
-    ],
-)
-def test_invalid_cli_arguments_exit_2_with_one_line(argv, message, capsys, tmp_path) -> None:
-    from optuna_rlnas import cli
-
-    if "--storage" not in argv:
-        argv = [*argv, "--storage", f"sqlite:///{tmp_path / 'cli.db'}"]
-    try:
-        status = cli.main(["search", *argv])
-    except SystemExit as exit:  # argparse errors exit from parse_args
-        status = exit.code
-    err = capsys.readouterr().err
-    assert status == 2
-    assert err.startswith("rlnas: error: ") and message in err and err.count("\n") == 1
-    assert SECRET not in err
 
 
 # --- what storage holds ------------------------------------------------------------------------

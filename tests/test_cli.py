@@ -1,28 +1,67 @@
-"""The ``rlnas`` command: end to end on digits, Ctrl-C, and every kind of bad input."""
+"""The ``rlnas`` command end to end on digits: a search and a join, seeds, workers started
+together, a killed worker, Ctrl-C, the dashboard. Every bad input and fault, each with its
+message, is in ``tests/test_cli_errors.py`` (driven by the table in ``docs/cli.md``)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import optuna
 import pytest
+from optuna.trial import TrialState
 
 from optuna_rlnas.cli import CONFIG_ATTR
 from optuna_rlnas.cli import SEARCH_DEFAULTS
 from optuna_rlnas.cli import main
-from optuna_rlnas.cli import mask_url
 
 SMALL = ["--epochs", "1", "--num-layers", "2", "--train-subset", "200"]
+TINY = ["--epochs", "1", "--num-layers", "2", "--train-subset", "64", "--dashboard-every", "0"]
 
 
 def _command() -> list[str]:
     script = shutil.which("rlnas")  # the console script, when the package is installed
     return [script] if script else [sys.executable, "-m", "optuna_rlnas.cli"]
+
+
+def _spawn(args: list[str], cwd: Path) -> subprocess.Popen:
+    # One torch thread: several workers share a small machine. faulthandler: a process that
+    # must be killed (see _stop) prints every thread's stack.
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONFAULTHANDLER": "1"}
+    return subprocess.Popen(
+        [*_command(), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
+    out, err = process.communicate(timeout=timeout)
+    assert process.returncode == 0, err[-3000:]
+    assert "Traceback" not in err
+    return out
+
+
+def _stop(process: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
+    """Ctrl-C, then its output; a process still alive after ``timeout`` s fails the test with
+    its threads' stacks."""
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        err = process.communicate(timeout=60)[1]
+        pytest.fail(f"still running {timeout} s after Ctrl-C; its stacks:\n{err[-6000:]}")
 
 
 def _run(args: list[str], capsys) -> tuple[int, str, str]:
@@ -34,11 +73,16 @@ def _run(args: list[str], capsys) -> tuple[int, str, str]:
     return rc, out, err
 
 
-def _snapshot(url: str) -> list[tuple]:
-    return [
-        (s.study_name, s.n_trials, tuple(sorted(s.user_attrs.items(), key=str)))
-        for s in optuna.get_all_study_summaries(url)
-    ]
+def _trials(url: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name="rlnas", storage=url).get_trials()
+
+
+def _by_worker(trials: list[optuna.trial.FrozenTrial]) -> dict[str, list[dict]]:
+    """Each worker's sequence of drawn parameters, in trial order."""
+    sequences: dict[str, list[dict]] = {}
+    for trial in sorted(trials, key=lambda t: t.number):
+        sequences.setdefault(trial.user_attrs["worker"], []).append(trial.params)
+    return sequences
 
 
 @pytest.fixture
@@ -49,11 +93,6 @@ def study_url(tmp_path) -> str:
     study.set_user_attr(CONFIG_ATTR, dict(SEARCH_DEFAULTS))
     study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"architecture": "x"}))
     return url
-
-
-def test_mask_url_hides_passwords() -> None:
-    assert mask_url("postgresql://u:secret@host/db") == "postgresql://u:***@host/db"
-    assert mask_url("weird://u:secret@[bad") == "weird://u:***@[bad"
 
 
 @pytest.mark.slow
@@ -67,18 +106,24 @@ def test_search_end_to_end_on_digits_with_two_trials(tmp_path, capsys) -> None:
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    study = optuna.load_study(study_name="rlnas", storage=url)
-    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    assert len(trials) == 2
-    assert all("architecture_json" in t.user_attrs for t in trials)
-    assert all("rlnas:log_prob" in t.user_attrs for t in trials)  # the RL sampler chose them
+    trials = _trials(url)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
+    for key in ("architecture_json", "rlnas:log_prob", "sampler_seed", "worker", "data_split"):
+        assert all(key in t.user_attrs for t in trials), key
     assert "best architecture" in result.stdout and "rlnas dashboard" in result.stdout
     assert "Traceback" not in result.stderr
+    # One word per quantity: the accuracy is "validation accuracy", and "reward" is only ever
+    # the controller's (the value cubed).
+    assert "validation accuracy" in result.stdout
+    assert set(re.findall(r"\w+ reward", result.stdout)) == {"controller reward"}
+    best = max(trials, key=lambda t: t.value)
+    assert f"controller reward {best.value**3:.4f}" in result.stdout
 
-    # A second process joins the same study and takes its settings.
+    # A second process joins the same study, says so, and takes its settings.
     rc, out, err = _run(["search", "--n-trials", "1", "--storage", url, "--sampler", "tpe"], capsys)
     assert rc == 0, err
-    assert len(optuna.load_study(study_name="rlnas", storage=url).trials) == 3
+    assert "joined study 'rlnas' with 2 trials (2 complete)" in out.splitlines()
+    assert len(_trials(url)) == 3
 
     rc, out, err = _run(["best", "--storage", url, "--epochs", "1"], capsys)
     assert rc == 0, err
@@ -86,24 +131,101 @@ def test_search_end_to_end_on_digits_with_two_trials(tmp_path, capsys) -> None:
 
 
 @pytest.mark.slow
+def test_given_seed_repeats_the_draws_and_a_drawn_one_is_recorded(tmp_path, capsys) -> None:
+    def search(name: str, *seed: str) -> list[optuna.trial.FrozenTrial]:
+        url = f"sqlite:///{tmp_path / name}"
+        rc, out, err = _run(["search", "--n-trials", "2", "--storage", url, *TINY, *seed], capsys)
+        assert rc == 0, err
+        return _trials(url)
+
+    first, again = search("a.db", "--seed", "11"), search("b.db", "--seed", "11")
+    assert [t.params for t in first] == [t.params for t in again]
+    assert {t.user_attrs["sampler_seed"] for t in first} == {11}
+
+    drawn = search("c.db")
+    (seed,) = {t.user_attrs["sampler_seed"] for t in drawn}
+    assert seed != 11
+    assert [t.params for t in search("d.db", "--seed", str(seed))] == [t.params for t in drawn]
+    assert [t.params for t in drawn] != [t.params for t in first]
+
+
+@pytest.mark.slow
+def test_workers_started_together_on_a_new_sqlite_file_share_settings_and_draw_apart(
+    tmp_path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    workers = [
+        _spawn(["search", "--n-trials", "2", "--storage", url, *TINY], tmp_path) for _ in range(3)
+    ]
+    for worker in workers:
+        _finish(worker)
+    study = optuna.load_study(study_name="rlnas", storage=url)
+    trials = study.get_trials()
+    assert len(trials) == 6 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert study.user_attrs[CONFIG_ATTR]["study_seed"] == 0
+    assert {t.user_attrs["seed"] - t.number for t in trials} == {0}  # children: the study seed
+    assert len({t.user_attrs["data_split"] for t in trials}) == 1  # one train/validation split
+    sequences = _by_worker(trials)
+    assert len(sequences) == 3
+    assert len({repr(s) for s in sequences.values()}) == 3  # no two drew the same children
+    assert len({t.user_attrs["sampler_seed"] for t in trials}) == 3  # seeds drawn per worker
+
+
+@pytest.mark.slow
+def test_killed_worker_is_reported_and_its_trial_retried(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'killed.db'}"
+    heartbeat = ["--heartbeat-interval", "1", "--grace-period", "3"]
+    slow = ["--epochs", "3", "--num-layers", "2", "--train-subset", "300", "--dashboard-every", "0"]
+    doomed = _spawn(["search", "--n-trials", "50", "--storage", url, *slow, *heartbeat], tmp_path)
+
+    def running() -> list[int]:
+        try:
+            trials = _trials(url)
+        except Exception:  # the database or the study is being created
+            return []
+        complete = [t for t in trials if t.state == TrialState.COMPLETE]
+        return [t.number for t in trials if t.state == TrialState.RUNNING] if complete else []
+
+    deadline = time.monotonic() + 300
+    while not running():
+        assert doomed.poll() is None, doomed.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "no trial ran in time"
+        time.sleep(0.2)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=30)
+    (killed,) = running()  # still RUNNING: nobody told the database
+    n_before = len(_trials(url))
+    time.sleep(3)  # two heartbeats missed
+
+    out = _finish(
+        _spawn(
+            ["search", "--n-trials", "2", "--storage", url, "--dashboard-every", "0", *heartbeat],
+            tmp_path,
+        )
+    )
+    lines = out.splitlines()
+    complete = n_before - 1
+    assert f"joined study 'rlnas' with {n_before} trials ({complete} complete, 1 running)" in lines
+    assert any(
+        re.fullmatch(
+            rf"1 stale trial \(#{killed}, no heartbeat for up to \d+ s\) will be failed and "
+            r"retried after the 3 s grace period",
+            line,
+        )
+        for line in lines
+    ), out
+    trials = _trials(url)
+    (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
+    assert f"trial #{killed} was retried as #{retry.number} (its heartbeat had stopped)" in lines
+    assert trials[killed].state == TrialState.FAIL
+    assert retry.state == TrialState.COMPLETE and retry.params == trials[killed].params
+
+
+@pytest.mark.slow
 def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'rlnas.db'}"
-    process = subprocess.Popen(
-        [
-            *_command(),
-            "search",
-            "--n-trials",
-            "100",
-            "--storage",
-            url,
-            "--sampler",
-            "random",
-            *SMALL,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
+    process = _spawn(
+        ["search", "--n-trials", "100", "--storage", url, "--sampler", "random", *SMALL], tmp_path
     )
     deadline = time.monotonic() + 300
     complete = []
@@ -111,75 +233,66 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path) -> None:
         time.sleep(1)
         if os.path.exists(tmp_path / "rlnas.db"):
             try:
-                study = optuna.load_study(study_name="rlnas", storage=url)
-                complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+                complete = [t for t in _trials(url) if t.state == TrialState.COMPLETE]
             except Exception:  # the study is being created
                 pass
     assert complete, "no trial finished in time"
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
+    out, err = _stop(process)
     assert process.returncode == 130, err
     assert "Traceback" not in err
     assert "the finished trials are kept" in out
-    trials = optuna.load_study(study_name="rlnas", storage=url).trials
-    states = {t.state for t in trials}
-    assert optuna.trial.TrialState.RUNNING not in states
-    assert sum(t.state == optuna.trial.TrialState.COMPLETE for t in trials) >= len(complete)
+    trials = _trials(url)
+    assert TrialState.RUNNING not in {t.state for t in trials}
+    assert sum(t.state == TrialState.COMPLETE for t in trials) >= len(complete)
+    stopped = re.search(r"trial #(\d+) was stopped and marked failed", out)
+    if stopped:  # Ctrl-C came during a trial, not between two
+        assert trials[int(stopped.group(1))].state == TrialState.FAIL
 
 
-BAD_ARGS = {
-    "unknown dataset": (["search", "--dataset", "mnist"], "invalid choice: 'mnist'"),
-    "missing folder": (
-        ["search", "--dataset", "fashion-mnist", "--data-dir", "/no/such/folder"],
-        "Fashion-MNIST not found in /no/such/folder",
-    ),
-    "missing cifar folder": (["search", "--dataset", "cifar10"], "CIFAR-10 needs a data folder"),
-    "malformed storage URL": (["search", "--storage", "not a url"], "malformed storage URL"),
-    "unknown database": (
-        ["search", "--storage", "nosuchdb://user:hunter2@host/db"],
-        "unknown database 'nosuchdb'",
-    ),
-    "sqlite folder missing": (
-        ["search", "--storage", "sqlite:////no/such/folder/x.db"],
-        "does not exist",
-    ),
-    "bad strides": (["search", "--strides", "1,x"], "--strides must be comma-separated"),
-    "zero trials": (["search", "--n-trials", "0"], "must be a positive integer"),
-    "cost without target": (["search", "--cost", "params"], "--cost needs --target"),
-    "best without database": (["best", "--storage", "sqlite:///absent.db"], "no database at"),
-    "dashboard malformed URL": (["dashboard", "--storage", "::"], "malformed storage URL"),
-}
-
-
-@pytest.mark.parametrize("args, message", BAD_ARGS.values(), ids=BAD_ARGS.keys())
-def test_bad_arguments_give_one_line_and_touch_nothing(
-    args, message, tmp_path, capsys, monkeypatch, study_url
+@pytest.mark.slow
+def test_ctrl_c_while_optuna_records_a_trial_fails_it_cleanly(
+    tmp_path, capsys, monkeypatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    before = _snapshot(study_url)
-    files = sorted(os.listdir(tmp_path))
-    rc, out, err = _run(args, capsys)
+    # Ctrl-C lands in the commit of a finished trial (seen once in CI under load): Optuna 5
+    # then raises UnboundLocalError from its error path and leaves the trial RUNNING. The
+    # KeyboardInterrupt is raised where the real one landed, before the commit.
+    record = optuna.storages.RDBStorage.set_trial_state_values
+
+    def interrupted(self, trial_id, state, values=None):
+        if state == TrialState.COMPLETE:
+            raise KeyboardInterrupt
+        return record(self, trial_id, state, values)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_state_values", interrupted)
+    url = f"sqlite:///{tmp_path / 'tell.db'}"
+    rc, out, err = _run(["search", "--n-trials", "3", "--storage", url, *TINY], capsys)
+    monkeypatch.undo()
+    assert rc == 130, err
+    assert "Traceback" not in err
+    assert "trial #0 was stopped and marked failed; the finished trials are kept" in out
+    assert [t.state for t in _trials(url)] == [TrialState.FAIL]
+
+
+def test_joining_a_study_in_a_read_only_file_is_one_line(study_url, tmp_path, capsys) -> None:
+    path = Path(study_url.removeprefix("sqlite:///"))
+    before = path.read_bytes()
+    if os.geteuid() != 0:
+        path.chmod(0o444)
+    elif subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("root writes any file, and chattr +i is not available here")
+    try:
+        rc, out, err = _run(["search", "--storage", study_url], capsys)
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(0o644)
     assert rc == 2
-    assert err.startswith("rlnas: error: ") and err.count("\n") == 1, err
-    assert message in err
-    assert "hunter2" not in err and "Traceback" not in err
-    assert sorted(os.listdir(tmp_path)) == files  # no database file was created
-    assert _snapshot(study_url) == before
-
-
-def test_joining_a_study_with_other_settings_is_refused(study_url, capsys) -> None:
-    before = _snapshot(study_url)
-    rc, out, err = _run(["search", "--storage", study_url, "--epochs", "3"], capsys)
-    assert rc == 2
-    assert "was started with other settings: --epochs 3 (study has 5)" in err
-    assert _snapshot(study_url) == before
-
-
-def test_best_and_dashboard_on_missing_study(study_url, capsys) -> None:
-    rc, _, err = _run(["best", "--storage", study_url, "--study-name", "other"], capsys)
-    assert rc == 2 and "no study named 'other'" in err and "studies there: rlnas" in err
-    rc, _, err = _run(["best", "--storage", study_url], capsys)
-    assert rc == 2 and "records no architecture" in err
+    assert (
+        err
+        == f"rlnas: error: cannot use storage {study_url!r}: attempt to write a readonly database\n"
+    )
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == ["existing.db"]
 
 
 def test_no_command_prints_help(capsys) -> None:
@@ -189,19 +302,12 @@ def test_no_command_prints_help(capsys) -> None:
 
 @pytest.mark.slow
 def test_dashboard_serves_the_study_on_loopback(study_url, tmp_path) -> None:
-    import socket
     import urllib.request
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [*_command(), "dashboard", "--storage", study_url, "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
+    process = _spawn(["dashboard", "--storage", study_url, "--port", str(port)], tmp_path)
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -216,7 +322,37 @@ def test_dashboard_serves_the_study_on_loopback(study_url, tmp_path) -> None:
                 time.sleep(1)
         assert '"study_name": "rlnas"' in body or '"study_name":"rlnas"' in body
     finally:
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        out, err = _stop(process)
     assert process.returncode == 0, err
     assert "Traceback" not in err
+
+
+def _race_for_settings(url: str, study_name: str, n: int = 8) -> None:
+    """``n`` threads, one storage each, insert their own settings at once: one must win."""
+    import threading
+
+    from optuna_rlnas import _optuna_private
+    from optuna_rlnas.storage import make_storage
+
+    optuna.create_study(storage=make_storage(url), study_name=study_name, direction="maximize")
+    barrier = threading.Barrier(n)
+    won: list[int] = []
+
+    def insert(k: int) -> None:
+        study = optuna.load_study(study_name=study_name, storage=make_storage(url))
+        barrier.wait()
+        if _optuna_private.add_study_user_attr_if_absent(study, CONFIG_ATTR, {"worker": k}):
+            won.append(k)
+
+    threads = [threading.Thread(target=insert, args=(k,)) for k in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(won) == 1, won
+    stored = optuna.load_study(study_name=study_name, storage=url).user_attrs[CONFIG_ATTR]
+    assert stored == {"worker": won[0]}
+
+
+def test_settings_insert_has_one_winner_on_sqlite(tmp_path) -> None:
+    _race_for_settings(f"sqlite:///{tmp_path / 'race.db'}", "race")

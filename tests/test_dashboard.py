@@ -18,12 +18,16 @@ from optuna_rlnas import UpdateConfig  # noqa: E402
 from optuna_rlnas.child import Architecture  # noqa: E402
 from optuna_rlnas.child import CNNSearchSpace  # noqa: E402
 from optuna_rlnas.child import LayerSpec  # noqa: E402
+from optuna_rlnas.child import RewardConfig  # noqa: E402
 from optuna_rlnas.child import suggest_architecture  # noqa: E402
+from optuna_rlnas.cli import _dashboard_callbacks  # noqa: E402
+from optuna_rlnas.cli import main  # noqa: E402
 from optuna_rlnas.dashboard import FIGURE_IDS  # noqa: E402
 from optuna_rlnas.dashboard import DashboardCallback  # noqa: E402
 from optuna_rlnas.dashboard import architecture_figure  # noqa: E402
-from optuna_rlnas.dashboard import baseline_trace  # noqa: E402
+from optuna_rlnas.dashboard import entropy_by_update  # noqa: E402
 from optuna_rlnas.dashboard import entropy_figure  # noqa: E402
+from optuna_rlnas.dashboard import policy_along  # noqa: E402
 from optuna_rlnas.dashboard import policy_figure  # noqa: E402
 from optuna_rlnas.dashboard import reward_figure  # noqa: E402
 from optuna_rlnas.dashboard import reward_points  # noqa: E402
@@ -75,29 +79,48 @@ def test_reward_points_skip_failed_trials_and_mark_pruned(searched) -> None:
     assert {p.number: p.reward for p in points} == complete
 
 
-def test_baseline_trace_replays_the_samplers_baseline(searched) -> None:
+def test_reward_points_read_the_samplers_one_record_of_the_baseline(searched) -> None:
     study, sampler, _ = searched
-    rewards = [p.reward for p in reward_points(study, sampler)]
-    cfg = sampler._update_config
-    assert len(rewards) % cfg.trials_per_update == 0  # so the sampler's b is after all of them
-    # A reward after these would be measured against the current baseline.
-    trace = baseline_trace([*rewards, 0.0], cfg.baseline_decay, cfg.trials_per_update)
-    assert len(trace) == len(rewards) + 1
-    sampler.consume(study)  # consumes the finished trials, stores nothing
-    assert trace[-1] == pytest.approx(sampler.baseline, rel=1e-6)
+    points = reward_points(study, sampler)
+    history = sampler.reward_history
+    assert [p.number for p in points] == [r.trial for r in history]
+    assert [p.baseline for p in points] == [
+        sampler.baseline if r.baseline is None else r.baseline for r in history
+    ]
 
 
-def test_baseline_trace_starts_at_the_first_batch_mean() -> None:
-    assert baseline_trace([], 0.9, 4) == []
-    assert baseline_trace([2.0, 4.0], 0.9, 4) == [3.0, 3.0]  # an incomplete first batch
+def test_reward_points_follow_a_restarted_sampler_exactly(searched) -> None:
+    # A fresh process rebuilds the history by replay; the figure must not change.
+    study, sampler, _ = searched
+    fresh = RLNASSampler(seed=0, update=sampler.update_config)
+    assert reward_points(study, fresh) == reward_points(study, sampler)
+
+
+def test_reward_points_carry_the_baseline_each_reward_was_measured_against(searched) -> None:
+    study, sampler, _ = searched
+    points = reward_points(study, sampler)
+    m = sampler.update_config.trials_per_update
+    first = [p.reward for p in points[:m]]
+    assert [p.baseline for p in points[:m]] == pytest.approx([sum(first) / m] * m)
+    assert len({p.baseline for p in points[m : 2 * m]}) == 1  # one b per update
+    assert points[m].baseline != points[0].baseline  # the first update moved it
 
 
 def test_reward_figure_has_rewards_best_and_baseline(searched) -> None:
     study, sampler, _ = searched
-    fig = reward_figure(study, sampler)
+    points = reward_points(study, sampler)
+    fig = reward_figure(points)
     names = [trace.name for trace in fig.data]
     assert names == ["reward", "best so far", "baseline b"]
     assert list(fig.data[1].y) == sorted(fig.data[1].y)  # best so far never drops
+    assert list(fig.data[2].y) == [p.baseline for p in points]  # the points' own baseline
+
+
+def test_reward_figure_sorts_points_that_arrive_out_of_order(searched) -> None:
+    study, sampler, _ = searched
+    points = reward_points(study, sampler)
+    fig = reward_figure(points[::-1])  # consumption order may differ from trial order
+    assert list(fig.data[2].x) == sorted(p.number for p in points)
 
 
 def test_reward_figure_negates_minimized_values() -> None:
@@ -108,7 +131,7 @@ def test_reward_figure_negates_minimized_values() -> None:
 
 def test_entropy_figure_groups_trials_by_update(searched) -> None:
     study, _, _ = searched
-    fig = entropy_figure(study)
+    fig = entropy_figure(entropy_by_update(study))
     mean = fig.data[1]
     updates = {t.system_attrs["rlnas:trial"]["update"] for t in study.trials}
     assert list(mean.x) == sorted(updates)
@@ -116,16 +139,92 @@ def test_entropy_figure_groups_trials_by_update(searched) -> None:
     assert all(y > 0 for y in mean.y)
 
 
-def test_policy_figure_rows_are_the_trials_decisions(searched) -> None:
+@pytest.mark.parametrize(("updates", "step"), [([0], 1), ([0, 1], 1), ([0, 3], 1), ([0, 40], 5)])
+def test_entropy_figure_ticks_only_whole_updates(updates, step) -> None:
+    axis = entropy_figure({u: [1.0] for u in updates}).layout.xaxis
+    assert (axis.tickmode, axis.tick0, axis.dtick, axis.tickformat) == ("linear", 0, step, "d")
+
+
+def test_reward_figure_ticks_only_whole_trials(searched) -> None:
     study, sampler, _ = searched
-    trial = study.best_trial
-    fig = policy_figure(sampler, trial)
-    heatmap = fig.data[0]
-    assert list(fig.layout.yaxis.ticktext) == trial.system_attrs["rlnas:trial"]["decisions"]
-    assert len(heatmap.z) == len(heatmap.y) == len(fig.layout.yaxis.ticktext)
-    for row in heatmap.z:
-        assert sum(p for p in row if p is not None) == pytest.approx(1.0, abs=1e-3)
-    assert heatmap.text[0][: len(SPACE.filter_sizes)] == [str(s) for s in SPACE.filter_sizes]
+    axis = reward_figure(reward_points(study, sampler)[:2]).layout.xaxis
+    assert (axis.tickmode, axis.dtick, axis.tickformat) == ("linear", 1, "d")
+
+
+def _policy_of_default_search() -> tuple[optuna.trial.FrozenTrial, object]:
+    """One trial of the default `rlnas search` space: 6 layers with skip connections."""
+    sampler = RLNASSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    space = CNNSearchSpace()  # the default of rlnas search: 6 layers, 45 decisions
+    study.optimize(lambda t: len(suggest_architecture(t, space).outputs), n_trials=1)
+    trial = study.trials[0]
+    return trial, policy_along(sampler, trial)
+
+
+def test_policy_figure_groups_the_45_decisions_of_the_default_search() -> None:
+    trial, policy = _policy_of_default_search()
+    assert len(policy.decisions) == len(trial.params) == 45
+    fig = policy_figure(policy)
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == [
+        "filter height",
+        "filter width",
+        "stride height",
+        "stride width",
+        "filters",
+        "skip connections (from column)",
+    ]
+    # Readable in optuna-dashboard's 450 px box: no heatmap has more than a row per layer.
+    assert [len(h.z) for h in fig.data] == [6, 6, 6, 6, 6, 5]
+    assert sum(cell is not None for h in fig.data for row in h.z for cell in row) == sum(
+        len(trial.distributions[name].choices) if "skip" not in name else 1 for name in trial.params
+    )  # every decision's probabilities, each once
+
+
+def test_policy_figure_prints_probabilities_and_boxes_the_trials_choices() -> None:
+    trial, policy = _policy_of_default_search()
+    fig = policy_figure(policy)
+    filters = fig.data[4]
+    assert list(fig.layout.xaxis5.ticktext) == ["24", "36", "48", "64"]
+    assert list(fig.layout.yaxis5.ticktext) == [f"L{i}" for i in range(6)]
+    for row, texts in zip(filters.z, filters.text):
+        assert sum(row) == pytest.approx(1.0, abs=1e-3)
+        assert texts == [f"{p:.2f}" for p in row]
+    skips = [name for name, value in trial.params.items() if "skip" in name and value]
+    boxed = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(boxed) == (45 - 15) + len(skips)  # one per layer decision, one per connection
+    box = next(s for s in boxed if s.xref == "x5")  # the filters of layer 0
+    chosen = [24, 36, 48, 64].index(trial.params["layer_0/filters"])
+    assert (box.x0, box.x1, box.y0, box.y1) == (chosen - 0.5, chosen + 0.5, -0.5, 0.5)
+
+
+def test_policy_figure_skip_panel_holds_only_earlier_layers() -> None:
+    trial, policy = _policy_of_default_search()
+    skip = policy_figure(policy).data[5]
+    for i, row in enumerate(skip.z, start=1):  # rows are layers 1..5, columns layers 0..4
+        assert [cell is not None for cell in row] == [j < i for j in range(5)]
+    decisions = {d.name: d for d in policy.decisions}
+    for i, row in enumerate(skip.z, start=1):
+        for j in range(i):  # the probability of "connected", the second choice
+            assert row[j] == pytest.approx(
+                decisions[f"layer_{i}/skip_{j}"].probabilities[1], abs=1e-4
+            )
+
+
+def test_policy_figure_keeps_a_row_per_decision_outside_the_layer_convention() -> None:
+    sampler = RLNASSampler(seed=0)
+    study = optuna.create_study(sampler=sampler)
+    study.optimize(
+        lambda t: (
+            float(t.suggest_categorical("optimizer", ["sgd", "adam"]) == "sgd")
+            + t.suggest_categorical("layer_0/filters", [8, 16])
+        ),
+        n_trials=1,
+    )
+    fig = policy_figure(policy_along(sampler, study.trials[0]))
+    assert [a.text for a in fig.layout.annotations] == ["other decisions", "filters"]
+    assert list(fig.layout.yaxis.ticktext) == ["optimizer"]
+    assert [list(row) for row in fig.data[0].text] == [["sgd", "adam"]]  # choices in the cells
 
 
 def test_reward_points_take_pruned_trials_at_their_last_intermediate_value() -> None:
@@ -145,7 +244,7 @@ def test_reward_points_take_pruned_trials_at_their_last_intermediate_value() -> 
     assert [(p.number, p.reward) for p in pruned] == [
         (1, study.trials[1].params["layer_0/filters"] / 4)
     ]
-    assert reward_figure(study, sampler).data[1].name == "reward (pruned)"
+    assert reward_figure(reward_points(study, sampler)).data[1].name == "reward (pruned)"
 
 
 def test_architecture_figure_draws_boxes_and_skip_edges() -> None:
@@ -226,3 +325,36 @@ def test_callback_validates_its_arguments() -> None:
         DashboardCallback(optuna.samplers.RandomSampler())
     with pytest.raises(ValueError, match="every must be an int >= 1, but got 0"):
         DashboardCallback(RLNASSampler(seed=0), every=0)
+
+
+def test_search_wiring_names_the_objective_for_the_dashboard() -> None:
+    sampler = RLNASSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    (callback,) = _dashboard_callbacks(study, sampler, 5, RewardConfig())
+    assert isinstance(callback, DashboardCallback)
+    assert study.metric_names == ["validation accuracy"]
+    costly = optuna.create_study(direction="maximize")
+    assert (
+        _dashboard_callbacks(
+            costly, costly.sampler, 5, RewardConfig("val_acc", 5, "max", "params", 1e5)
+        )
+        == []
+    )
+    assert costly.metric_names == ["validation accuracy × (params / 100000)^-0.07"]
+
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
+def test_search_wiring_keeps_a_name_already_set() -> None:
+    study = optuna.create_study(direction="maximize")
+    study.set_metric_names(["top-1"])
+    _dashboard_callbacks(study, study.sampler, 0, RewardConfig())
+    assert study.metric_names == ["top-1"]
+
+
+def test_dashboard_command_refuses_a_missing_artifact_folder(tmp_path, capsys) -> None:
+    url = f"sqlite:///{tmp_path / 'd.db'}"
+    optuna.create_study(storage=url)
+    missing = str(tmp_path / "nowhere")
+    assert main(["dashboard", "--storage", url, "--artifact-dir", missing]) == 2
+    err = capsys.readouterr().err
+    assert f"--artifact-dir must be an existing folder, but got {missing!r}" in err

@@ -20,8 +20,8 @@ from optuna.trial import TrialState
 
 from optuna_rlnas import RLNASSampler
 from optuna_rlnas import UpdateConfig
-from optuna_rlnas import worker_states
 from optuna_rlnas.storage import make_storage
+from optuna_rlnas.storage import worker_states
 
 SECRET = "rlnas"  # the test server's password, which must never be printed
 

@@ -20,6 +20,7 @@ from optuna_rlnas._model.candidates import draw
 from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import END
 from optuna_rlnas._model.paths import Paths
+from optuna_rlnas._policy import PolicySnapshot
 
 
 def _space(n_decisions: int = 4, n_actions: int = 4) -> Encoder:
@@ -257,7 +258,7 @@ def test_batched_candidates_draw_what_the_rollout_draws(config: ControllerConfig
     paths = Paths()
     paths.add(decisions, [0] * len(decisions))
     for seed in range(50):  # one candidate, one generator: the same uniforms, the same actions
-        batch = draw(controller, paths, 1, np.random.RandomState(seed))
+        batch = draw(PolicySnapshot(controller), paths, 1, np.random.RandomState(seed))
         actions, _, _ = controller.sample(decisions, np.random.RandomState(seed))
         assert batch.actions[0].tolist() == actions
         assert batch.complete[0]
@@ -269,7 +270,7 @@ def test_candidates_follow_conditional_paths_and_stop_where_unknown() -> None:
     paths = Paths()
     paths.add([n, Decision("a", 2)], [0, 1])  # n = 0: "a" follows
     paths.add([n, Decision("b", 2)], [1, 0])  # n = 1: "b" follows
-    batch = draw(controller, paths, 300, np.random.RandomState(0))
+    batch = draw(PolicySnapshot(controller), paths, 300, np.random.RandomState(0))
     first = batch.actions[:, 0]
     assert set(first.tolist()) == {0, 1, 2}
     for i in range(len(batch)):
@@ -298,7 +299,7 @@ def test_guide_never_plans_an_evaluated_child() -> None:
         guide.observe(decisions, actions, reward=float(sum(actions)), number=number)
     controller, rng = Controller(seed=0), np.random.RandomState(0)
     for _ in range(5):
-        plan = guide.plan(controller, rng)
+        plan = guide.plan(PolicySnapshot(controller), rng)
         assert plan is not None and plan.reevaluates is None
         assert (plan.actions["x"], plan.actions["y"]) == children[-1]
 
@@ -322,7 +323,7 @@ def test_guide_reevaluates_the_best_children_only_under_noise() -> None:
             actions = (int(rng.randint(2)), int(rng.randint(3)))
             reward = actions[0] + actions[1] + noise * rng.randn()
             guide.observe(decisions, actions, reward=round(reward, 6), number=number)
-        plans[noise] = [guide.plan(Controller(seed=0), rng) for _ in range(5)]
+        plans[noise] = [guide.plan(PolicySnapshot(Controller(seed=0)), rng) for _ in range(5)]
         if noise:
             assert guide.noise_fraction > config.noise_threshold
     # Noise-free: all 6 children were evaluated and repeats showed no noise, so no plan.

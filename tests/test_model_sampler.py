@@ -12,6 +12,7 @@ from optuna.distributions import IntDistribution
 from optuna_rlnas import ModelConfig
 from optuna_rlnas import RLNASSampler
 from optuna_rlnas import UpdateConfig
+from optuna_rlnas._policy import PolicySnapshot
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -26,8 +27,8 @@ def small_objective(trial: optuna.Trial) -> float:
 
 
 def test_paper_preset_has_no_model() -> None:
-    sampler = RLNASSampler.paper(seed=0)
-    assert sampler.model_config is None
+    sampler = RLNASSampler.paper(seed=0, reward_fn=None)
+    assert sampler.model_config is None and sampler._guided is None
     study = optuna.create_study(direction="maximize", sampler=sampler)
     study.optimize(small_objective, n_trials=15)
     assert all("planned" not in t.system_attrs["rlnas:trial"] for t in study.trials)
@@ -111,7 +112,7 @@ def test_recommendation_is_the_best_posterior_mean_under_noise() -> None:
     recommended = sampler.recommended_trial(study)
     assert study.best_trial.params == {"x": "c", "y": 1}  # the lucky evaluation
     assert recommended is not None and recommended.params == {"x": "c", "y": 2}
-    assert sampler._guide.noise_fraction > sampler.model_config.noise_threshold
+    assert sampler._guided.guide.noise_fraction > sampler.model_config.noise_threshold
 
 
 def test_recommendation_is_the_best_trial_without_noise() -> None:
@@ -130,11 +131,14 @@ def test_model_rebuilt_from_storage_agrees() -> None:
     second = RLNASSampler(seed=3, model=config)
     second.consume(study)
     for sampler in (first, second):
-        sampler._guide.posterior()
-    a, b = first._guide._hyper, second._guide._hyper
+        sampler._guided.guide.posterior()
+    a, b = first._guided.guide._hyper, second._guided.guide._hyper
     np.testing.assert_allclose(a.log_theta, b.log_theta, rtol=1e-9)
     assert a.log_noise == pytest.approx(b.log_noise, rel=1e-9)
-    plans = [s._guide.plan(s.controller, np.random.RandomState(0)) for s in (first, second)]
+    plans = [
+        s._guided.guide.plan(PolicySnapshot(s.controller), np.random.RandomState(0))
+        for s in (first, second)
+    ]
     assert plans[0] == plans[1]
 
 
@@ -161,3 +165,30 @@ def test_conditional_space_with_the_model() -> None:
             trial.params["optimizer"] == "sgd"
         )
     assert study.best_value > 12.0  # 3 layers of width 4, sgd with momentum near 1
+
+
+def test_a_mixed_trial_feeds_the_planned_steps_and_draws_the_unforeseen_ones() -> None:
+    # "momentum" exists only under "sgd"; until a finished trial took that branch the plans
+    # cannot foresee it, so a planned "sgd" child draws it: one trial, planned and drawn steps.
+    def objective(trial: optuna.Trial) -> float:
+        width = trial.suggest_int("width", 0, 4)
+        if trial.suggest_categorical("optimizer", ["adam", "sgd"]) == "sgd":
+            return width + trial.suggest_float("momentum", 0.0, 1.0)
+        return float(width)
+
+    sampler = RLNASSampler(seed=0, model=ModelConfig(n_startup_trials=3, n_candidates=16))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.enqueue_trial({"width": 0, "optimizer": "adam"})
+    study.enqueue_trial({"width": 1, "optimizer": "adam"})
+    study.enqueue_trial({"width": 2, "optimizer": "adam"})
+    study.optimize(objective, n_trials=12)
+    mixed = 0
+    for trial in study.trials:
+        record = trial.system_attrs["rlnas:trial"]
+        planned, drawn = set(record.get("planned", [])), set(record["sampled"])
+        assert not planned & drawn
+        mixed += bool(planned and drawn)
+        sequence, _ = sampler._encoder.replay(trial)
+        # The replay (a restarted worker) sees the planned steps as not drawn.
+        assert sequence.drawn == [name in drawn for name in sequence.names]
+    assert mixed >= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import warnings
 
@@ -12,9 +13,12 @@ import pytest
 import torch
 from optuna.trial import TrialState
 
+from optuna_rlnas import ControllerConfig
+from optuna_rlnas import Decision
 from optuna_rlnas import RLNASSampler
 from optuna_rlnas import UpdateConfig
 from optuna_rlnas import layer_param
+from optuna_rlnas import paper_reward
 from optuna_rlnas import skip_param
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -62,16 +66,34 @@ def test_sampler_pickles_and_continues() -> None:
     assert [t.params for t in study.trials[30:]] == [t.params for t in twin.trials[30:]]
 
 
-def test_learns_from_trials_it_did_not_choose() -> None:
-    sampler = RLNASSampler(seed=0, update=UpdateConfig(learning_rate=0.05, trials_per_update=4))
+def _enqueued_study(sampler: RLNASSampler) -> optuna.Study:
     study = optuna.create_study(direction="maximize", sampler=sampler)
     for k in range(48):  # enqueued: the controller chose none of these
         study.enqueue_trial({"x": ["a", "b", "c"][k % 3]})
     study.optimize(lambda t: float(t.suggest_categorical("x", ["a", "b", "c"]) == "c"), n_trials=49)
+    return study
+
+
+def test_enqueued_trials_carry_no_policy_gradient() -> None:
+    # Eq. (2) sums log P over the actions the policy chose; it chose none of these.
+    config = UpdateConfig(learning_rate=0.05, trials_per_update=4, priority_queue_size=0)
+    sampler = RLNASSampler(seed=0, update=config)
+    study = _enqueued_study(sampler)
     assert sampler.n_consumed == 48 and sampler.n_updates == 12
+    assert study.trials[0].system_attrs["rlnas:trial"]["sampled"] == []
+    untouched = RLNASSampler(seed=0, update=config)
+    untouched.controller.register(Decision("x", 3))  # the head the last trial drew from
+    for a, b in zip(sampler.controller.parameters(), untouched.controller.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_enqueued_trials_teach_through_the_priority_queue() -> None:
+    # Maximum likelihood of the best children is valid whoever picked them.
+    config = UpdateConfig(learning_rate=0.05, trials_per_update=4, priority_queue_size=1)
+    sampler = RLNASSampler(seed=0, update=config)
+    study = _enqueued_study(sampler)
     probs = sampler.decision_probabilities(study.trials[-1])["x"]
     assert probs["c"] > 0.6, probs
-    assert study.trials[0].system_attrs["rlnas:trial"]["sampled"] == []
 
 
 def test_partly_fixed_parameters_condition_later_decisions() -> None:
@@ -196,6 +218,7 @@ def test_startup_trials_come_from_the_independent_sampler() -> None:
     [
         ({"seed": -1}, ValueError, r"seed must be None or an int in \[0, 2\*\*32\), but got -1"),
         ({"n_bins": 1}, ValueError, "n_bins must be an int >= 2, but got 1"),
+        ({"n_bins": 2000}, ValueError, "n_bins must be at most 1024, but got 2000"),
         ({"n_startup_trials": -3}, ValueError, "n_startup_trials must be an int >= 0, but got -3"),
         ({"reward_fn": 3}, TypeError, "reward_fn must be callable or None, but got 3"),
         ({"update": {"learning_rate": 1}}, TypeError, "update must be an UpdateConfig"),
@@ -238,3 +261,143 @@ def test_controller_finds_a_hidden_target_far_more_often_than_random_search() ->
     # Random search finds the target within 300 trials with probability 1 - (1 - 4**-8)**300,
     # about 0.5%; the controller's most likely architecture should be the target nearly always.
     assert controller_hits >= 3 and random_hits <= 1, (controller_hits, random_hits)
+
+
+# --- the reward follows the study (issue 10) ---------------------------------------------------
+
+
+def test_paper_reward_refuses_a_minimising_study_and_fails_the_trial() -> None:
+    study = optuna.create_study(sampler=RLNASSampler.paper(seed=0))  # minimise by default
+    with pytest.raises(ValueError, match="paper_reward .* needs a study with direction='maximize"):
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    assert [t.state for t in study.trials] == [TrialState.FAIL]  # not left RUNNING
+
+
+def test_paper_reward_refuses_a_percentage() -> None:
+    assert paper_reward(0.5) == 0.125
+    with pytest.raises(ValueError, match=r"accuracy in \[0, 1\], but got 97"):
+        paper_reward(97)
+
+
+def test_paper_accepts_overrides() -> None:
+    sampler = RLNASSampler.paper(seed=0, controller=ControllerConfig(hidden_size=8), n_bins=4)
+    assert sampler.controller_config.hidden_size == 8
+    assert sampler.update_config == UpdateConfig.paper()  # the rest stays the paper's
+
+
+# --- an exception before a trial (issue 10) ----------------------------------------------------
+
+
+def test_a_failing_reward_fails_the_trial_and_keeps_the_batch() -> None:
+    broken = {"on": True}
+
+    def reward_fn(value: float) -> float:
+        if broken["on"] and value > 2:
+            raise RuntimeError("reward service down")
+        return value
+
+    sampler = RLNASSampler(seed=0, reward_fn=reward_fn, update=UpdateConfig(trials_per_update=2))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for value in (1.0, 2.0, 3.0, 4.0):
+        study.enqueue_trial({"x": value})
+    objective = lambda t: t.suggest_float("x", 0, 5)  # noqa: E731
+    with pytest.raises(RuntimeError, match="reward service down"):
+        study.optimize(objective, n_trials=5)
+    # Trial 3's before_trial met the failing reward of trial 2: trial 3 FAIL, the error raised.
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.COMPLETE] * 3 + [TrialState.FAIL]
+    assert sampler.n_consumed == 2 and sampler.n_updates == 1  # nothing of the failed read
+    broken["on"] = False
+    study.optimize(objective, n_trials=2)
+    assert sampler.n_consumed == 5 and sampler.n_updates == 2  # trial 2 was not lost
+    assert [r.trial for r in sampler.reward_history] == [0, 1, 2, 4]
+
+
+# --- a correct gradient (issue 11, item 5) -----------------------------------------------------
+
+
+def test_a_fixed_parameter_carries_no_gradient_into_its_head() -> None:
+    # (The priority queue's maximum likelihood covers every step, drawn or not: off here.)
+    config = UpdateConfig(trials_per_update=2, learning_rate=0.1, priority_queue_size=0)
+    sampler = RLNASSampler(seed=0, update=config)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    for k in range(12):  # "x" fixed in every trial; "y" drawn
+        study.enqueue_trial({"x": k % 3})
+    study.optimize(
+        lambda t: t.suggest_int("x", 0, 2) + t.suggest_int("y", 0, 2) * (t.number % 2), n_trials=12
+    )
+    assert sampler.n_updates >= 5
+    fresh = RLNASSampler(seed=0, update=config).controller
+    fresh.register(Decision("x", 3)), fresh.register(Decision("y", 3))
+    moved = sampler.controller
+    # The head of x is an input's embedding and a softmax the policy never chose from: its
+    # softmax rows stay as initialised; y's moved.
+    assert torch.equal(moved.head("x")[2], fresh.head("x")[2])
+    assert torch.equal(moved.head("x")[3], fresh.head("x")[3])
+    assert not torch.equal(moved.head("y")[2], fresh.head("y")[2])
+
+
+def test_recorded_log_prob_sums_the_drawn_steps_only() -> None:
+    sampler = RLNASSampler(seed=0, update=UpdateConfig(trials_per_update=100))  # no update
+    study = optuna.create_study(sampler=sampler)
+    study.enqueue_trial({"a": 1})
+    study.optimize(lambda t: t.suggest_int("a", 0, 3) + t.suggest_int("b", 0, 3), n_trials=1)
+    trial = study.trials[0]
+    record = trial.system_attrs["rlnas:trial"]
+    assert record["sampled"] == ["b"]
+    probs = sampler.decision_probabilities(trial)  # the policy that drew b (unchanged since)
+    expected = math.log(probs["b"][repr(trial.params["b"])])
+    assert record["log_prob"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_startup_is_decided_once_per_trial() -> None:
+    # Trial 1 starts in the startup phase; while it runs, other trials finish and are consumed
+    # past n_startup_trials. Its later suggestions must still come from the startup sampler.
+    sampler = RLNASSampler(seed=0, n_startup_trials=2)
+    study = optuna.create_study(sampler=sampler)
+    first = study.ask()
+    first.suggest_int("a", 0, 3)
+    study.tell(first, 1.0)
+    running = study.ask()  # consumed: 1 < 2, a startup trial
+    running.suggest_int("a", 0, 3)
+    for _ in range(2):
+        other = study.ask()
+        other.suggest_int("a", 0, 3)
+        study.tell(other, 1.0)
+    study.ask()  # consumes the two: 3 >= 2
+    assert sampler.n_consumed == 3
+    running.suggest_int("b", 0, 3)
+    study.tell(running, 1.0)
+    record = study.trials[1].system_attrs["rlnas:trial"]
+    assert record["sampled"] == [] and record["startup"] is True
+
+
+def test_the_sampler_leaves_torch_thread_count_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # torch.set_num_threads is process-wide: a thread whose first torch call falls inside a
+    # change keeps the changed count for life (docs/throughput.md).
+    def refuse(n: int) -> None:
+        raise AssertionError(f"the sampler called torch.set_num_threads({n})")
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)  # more than one, or there is nothing to change
+    monkeypatch.setattr(torch, "set_num_threads", refuse)
+    sampler = RLNASSampler(seed=0, update=UpdateConfig(trials_per_update=2))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    try:
+        study.optimize(conditional_objective, n_trials=10)
+    finally:
+        monkeypatch.undo()
+        torch.set_num_threads(old)
+    assert sampler.n_updates == 4
+
+
+def test_reward_history_gives_the_baseline_each_reward_was_compared_with() -> None:
+    sampler = RLNASSampler(seed=0, update=UpdateConfig(trials_per_update=2, baseline_decay=0.5))
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    values = iter([1.0, 3.0, 5.0, 7.0, 9.0, 11.0])
+    study.optimize(lambda t: next(values) + 0 * t.suggest_int("x", 0, 1), n_trials=6)
+    history = sampler.reward_history  # trial 5 is not consumed yet (it ends after its start)
+    assert [(r.trial, r.reward) for r in history] == [(0, 1), (1, 3), (2, 5), (3, 7), (4, 9)]
+    # b starts at the first batch's mean, then b <- b + 0.5 (R - b) per reward (Eq. 2).
+    assert [r.baseline for r in history] == [2.0, 2.0, 2.25, 2.25, None]
+    assert [r.update for r in history] == [0, 0, 1, 1, None]

@@ -15,14 +15,14 @@ import math
 import numpy as np
 import torch
 
-from optuna_rlnas._controller import single_thread
+from optuna_rlnas._openmp import one_thread_here
 
 _SQRT_HALF = math.sqrt(0.5)
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _SQRT_HALF_PI = math.sqrt(0.5 * math.pi)
 
 
-@single_thread()
+@one_thread_here()
 def normal_scores(values: np.ndarray) -> np.ndarray:
     """Phi^-1((rank - 1/2) / n) of each value, ties sharing their mean rank."""
     values = np.asarray(values, dtype=np.float64)
@@ -43,7 +43,7 @@ def normal_scores(values: np.ndarray) -> np.ndarray:
     return torch.special.ndtri(quantiles).numpy()
 
 
-@single_thread()
+@one_thread_here()
 def log_expected_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
     """log E[max(0, f - best)], f ~ N(mean, var), elementwise.
 

@@ -1,6 +1,6 @@
 """Many children drawn from the controller at once, before the trial asks for any decision.
 
-The same maths as ``Rollout`` (``_rollout.py``: Sec. 3.1's LSTM step and softmax, Sec. 3.3's skip
+The same maths as ``Rollout`` (``_policy.py``: Sec. 3.1's LSTM step and softmax, Sec. 3.3's skip
 attention), on a batch: every candidate is one row of the LSTM's state, and each step draws the
 actions of all candidates that make the same decision with one product. The decision a candidate
 makes next comes from the paths of finished children (``paths.py``); a candidate whose next
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from optuna_rlnas._controller import Controller
-from optuna_rlnas._controller import Decision
-from optuna_rlnas._controller import single_thread
+from optuna_rlnas._decision import Decision
 from optuna_rlnas._model.paths import END
 from optuna_rlnas._model.paths import Paths
-from optuna_rlnas._rollout import weights
+from optuna_rlnas._openmp import one_thread_here
+from optuna_rlnas._policy import PolicySnapshot
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,11 @@ class Candidates:
         return Candidates(self.decisions, self.ids[rows], self.actions[rows], self.complete[rows])
 
 
-@single_thread()
-def draw(controller: Controller, paths: Paths, n: int, rng: np.random.RandomState) -> Candidates:
-    """``n`` candidates drawn from the controller's policy along the learnt paths."""
-    w = weights(controller)
+@one_thread_here()
+def draw(policy: PolicySnapshot, paths: Paths, n: int, rng: np.random.RandomState) -> Candidates:
+    """``n`` candidates drawn from the policy (one snapshot of the controller's weights) along
+    the learnt paths."""
+    w, controller = policy, policy.controller
     hidden = controller.config.hidden_size
     h = [np.zeros((n, hidden), dtype=np.float32) for _ in w.layers]
     c = [np.zeros((n, hidden), dtype=np.float32) for _ in w.layers]
@@ -160,7 +160,7 @@ def _lstm_step(
 
 
 def _draw(
-    w,
+    w: PolicySnapshot,
     decision: Decision,
     out: np.ndarray,
     outputs: list[np.ndarray],

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from optuna_rlnas._controller import single_thread
 from optuna_rlnas._model import lbfgs
+from optuna_rlnas._openmp import one_thread_here
 
 _JITTER = 1e-8  # added to the diagonal, relative to s^2, for a factor that always exists
 _LOG_SIGNAL_BOUNDS = (-4.0, 4.0)
@@ -171,7 +171,7 @@ def fit(
     prior = prior or Prior()
     start = prior.initial(n_blocks)
     y_t = torch.as_tensor(y, dtype=torch.float64)
-    with single_thread():
+    with one_thread_here():
         distances = _block_distances(
             torch.as_tensor(features, dtype=torch.float64),
             torch.as_tensor(groups, dtype=torch.long),
@@ -264,7 +264,7 @@ class Posterior:
         x0 = torch.linalg.solve_triangular(self._base.T, rhs[:n0] - self._rows.T @ x1, upper=True)
         return torch.cat([x0, x1])
 
-    @single_thread()
+    @one_thread_here()
     def extend(self, rows: np.ndarray) -> None:
         """Add children (rows of features): the block Cholesky update,
         L_21 = (L^-1 K_12)^T and L_22 L_22^T = K_22 + sigma^2 I - L_21 L_21^T."""
@@ -296,13 +296,13 @@ class Posterior:
             self._base, self._rows = self.factor, torch.zeros((0, self.n), dtype=torch.float64)
             self._corner = torch.zeros((0, 0), dtype=torch.float64)
 
-    @single_thread()
+    @one_thread_here()
     def solve(self, y: np.ndarray) -> np.ndarray:
         """alpha = (K + sigma^2 I)^-1 y = L^-T L^-1 y for targets of the stored children."""
         rhs = torch.as_tensor(y, dtype=torch.float64)[:, None]
         return self._solve_upper(self._solve_lower(rhs))[:, 0].numpy()
 
-    @single_thread()
+    @one_thread_here()
     def cross(self, rows: np.ndarray) -> torch.Tensor:
         """k(X, rows), shape (n, len(rows)): what :meth:`mean` and :meth:`variance` take."""
         return self.kernel(self.features, torch.as_tensor(rows, dtype=torch.float64))
@@ -311,7 +311,7 @@ class Posterior:
         """Posterior mean of f at the rows of ``k_star`` (R&W Eq. 2.25): k_*^T alpha."""
         return (k_star.T @ torch.as_tensor(alpha, dtype=torch.float64)).numpy()
 
-    @single_thread()
+    @one_thread_here()
     def variance(self, k_star: torch.Tensor) -> np.ndarray:
         """Posterior variance of f (noise excluded) at the rows of ``k_star`` (R&W Eq. 2.26):
         s^2 - |L^-1 k_*|^2."""

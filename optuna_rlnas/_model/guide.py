@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optuna_rlnas._controller import Controller
-from optuna_rlnas._controller import Decision
+from optuna_rlnas._decision import Decision
 from optuna_rlnas._model import gp
 from optuna_rlnas._model.acquisition import log_augmented_expected_improvement
 from optuna_rlnas._model.acquisition import log_expected_improvement
@@ -25,6 +24,7 @@ from optuna_rlnas._model.candidates import draw
 from optuna_rlnas._model.config import ModelConfig
 from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import Paths
+from optuna_rlnas._policy import PolicySnapshot
 
 _DETERMINISTIC_AFTER = 3  # equal repeats (and none unequal) that show the objective has no noise
 _VARIANCE_BLOCK = 16  # candidates whose variance is computed at once (see _best_candidate)
@@ -200,14 +200,15 @@ class ModelGuide:
         return gp.fit(features[order], y, groups, scales, n_blocks, self.config.prior)
 
     # ------------------------------------------------------------------ screening
-    def plan(self, controller: Controller, rng: np.random.RandomState) -> Plan | None:
-        """The child for the next trial, or ``None`` to let the controller draw alone."""
+    def plan(self, policy: PolicySnapshot, rng: np.random.RandomState) -> Plan | None:
+        """The child for the next trial, its candidates drawn from ``policy``, or ``None`` to
+        let the controller draw alone."""
         cfg = self.config
         if self.n_observations < cfg.n_startup_trials:
             return None
         if cfg.policy_fraction > 0 and rng.random_sample() < cfg.policy_fraction:
             return None
-        candidates = draw(controller, self.paths, cfg.n_candidates, rng)
+        candidates = draw(policy, self.paths, cfg.n_candidates, rng)
         keys = [d.key for d in candidates.decisions]
         rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
         self.features()  # pads stored rows and refreshes the children's keys

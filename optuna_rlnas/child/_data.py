@@ -43,7 +43,10 @@ def _split_sizes(n: int, size: int | float, name: str) -> int:
             raise ValueError(f"{name} must be in (0, 1) as a fraction, but got {size}.")
         return max(1, round(n * size))
     if not 0 < size < n:
-        raise ValueError(f"{name} must be in [1, {n - 1}] as a count, but got {size}.")
+        raise ValueError(
+            f"{name} must be in [1, {n - 1}] as a count ({n} training images to split), "
+            f"but got {size}."
+        )
     return size
 
 
@@ -214,8 +217,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file (as Fashion-MNIST and MNIST ship), gzip-compressed or not."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as exc:  # a damaged .gz, an unreadable file
+        raise ValueError(f"{path} cannot be read as an IDX file: {exc}.") from exc
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(f"{path} is not an unsigned-byte IDX file (bad magic number).")
     ndim = data[3]
@@ -309,10 +315,20 @@ class CIFAR10DataModule(ImageDataModule):
             )
 
     def _read(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        with open(self.data_dir / name, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-        x = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-        return x, np.asarray(batch[b"labels"], dtype=np.int64)
+        path = self.data_dir / name
+        try:
+            with open(path, "rb") as f:
+                batch = pickle.load(f, encoding="bytes")
+            x = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+            y = np.asarray(batch[b"labels"], dtype=np.int64)
+        except Exception as exc:  # junk: unpickling, a missing key, a bad shape all end here
+            raise ValueError(
+                f"{path} is not a CIFAR-10 python batch ({type(exc).__name__}: {exc}); "
+                f"{_CIFAR_HINT}."
+            ) from exc
+        if len(x) != len(y):
+            raise ValueError(f"{path} holds {len(x)} images but {len(y)} labels.")
+        return x, y
 
     def _load(self):
         parts = [self._read(name) for name in self.files[:-1]]
@@ -334,12 +350,17 @@ def make_datamodule(
 ) -> ImageDataModule:
     """The data module for ``dataset`` (``"digits"``, ``"fashion-mnist"`` or ``"cifar10"``).
 
-    ``data_dir`` is ignored for digits, optional for Fashion-MNIST and required for CIFAR-10;
-    the other keyword arguments go to :class:`ImageDataModule`.
+    ``data_dir`` is refused for digits (it ships with scikit-learn), optional for Fashion-MNIST
+    and required for CIFAR-10; the other keyword arguments go to :class:`ImageDataModule`.
     """
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {sorted(DATASETS)}, but got {dataset!r}.")
     if dataset == "digits":
+        if data_dir is not None:
+            raise ValueError(
+                "digits ships with scikit-learn and reads no data folder, but got "
+                f"data_dir={str(data_dir)!r}; a folder is for fashion-mnist or cifar10."
+            )
         return DigitsDataModule(**kwargs)
     if dataset == "cifar10" and data_dir is None:
         raise ValueError(f"CIFAR-10 needs a data folder: {_CIFAR_HINT}.")

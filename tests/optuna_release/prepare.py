@@ -24,16 +24,19 @@ HERE = Path(__file__).resolve().parent
 TARGET = HERE / "test_release_samplers.py"
 
 RLNAS = "lambda seed: RLNASSampler(seed=seed)"
-PAPER = "lambda seed: RLNASSampler.paper(seed=seed)"
+# The paper's controller and update rule. Its reward, paper_reward, needs a maximising study of
+# accuracies in [0, 1]; these suites minimise arbitrary values, so the reward follows the study's
+# direction (reward_fn=None).
+PAPER = "lambda seed: RLNASSampler.paper(seed=seed, reward_fn=None)"
 MULTI = "lambda: RLNASSampler.paper(seed=0, reward_fn=lambda values: values[0] - values[1])"
 
 # What replaces each list of samplers, keyed by where it stands.
 REPLACEMENTS = {
     "sampler_class_with_seed": f'{{"RLNASSampler": {RLNAS}, "RLNASSampler.paper": {PAPER}}}',
     # The default sampler runs these suites in tests/test_sampler_suite.py; here the paper's.
-    "TestBasicSampler": "[lambda: RLNASSampler.paper(seed=0)]",
+    "TestBasicSampler": "[lambda: RLNASSampler.paper(seed=0, reward_fn=None)]",
     "TestMultiObjectiveSampler": f"[{MULTI}]",
-    # reward_fn=None: paper() cubes a single value, so multi-objective studies must raise.
+    # reward_fn=None: without a reward_fn, multi-objective studies must raise.
     "TestSingleOnlySampler": "[lambda: RLNASSampler.paper(seed=0, reward_fn=None)]",
     # (factory, has a LazyRandomState, holds another sampler): the startup sampler.
     "test_sampler_reseed_rng": "[(lambda: RLNASSampler(seed=0), True, True)]",

@@ -1,0 +1,86 @@
+"""The package's shape: what ``import optuna_rlnas`` exports and pulls in, rooms that need no
+torch, and docs that state the code's defaults."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PUBLIC = {
+    "RLNASSampler", "ControllerConfig", "UpdateConfig", "paper_reward", "layer_param",
+    "skip_param", "parse_param_name", "Controller", "Decision", "Reinforce", "__version__",
+    "ModelConfig", "recommended_trial",
+}
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_import_exports_the_public_names_and_pulls_in_no_heavy_parts() -> None:
+    out = _run(
+        "import json, sys, optuna_rlnas\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning',"
+        " 'plotly') or m.startswith('optuna_rlnas.child') or m == 'optuna_rlnas.dashboard']\n"
+        "print(json.dumps({'all': optuna_rlnas.__all__, 'heavy': heavy,"
+        " 'public': [n for n in dir(optuna_rlnas) if not n.startswith('_')]}))"
+    )
+    found = json.loads(out)
+    assert set(found["all"]) == PUBLIC
+    assert found["heavy"] == []
+    modules = {"optuna_rlnas." + n for n in ("child", "storage", "dashboard", "cli")}
+    assert set(found["public"]) - PUBLIC <= {m.split(".")[1] for m in modules}
+
+
+def test_the_ledger_works_without_torch() -> None:
+    # Which trials are consumed is plain Python: the ledger imports, and keeps count on a real
+    # study, in a process where torch cannot be imported (and the package's __init__, which
+    # imports the controller, is not run).
+    out = _run(
+        "import sys, types\n"
+        "sys.modules['torch'] = None  # any import of torch raises ImportError\n"
+        "package = types.ModuleType('optuna_rlnas')\n"
+        "package.__path__ = ['optuna_rlnas']\n"
+        "sys.modules['optuna_rlnas'] = package\n"
+        "import optuna\n"
+        "from optuna_rlnas._ledger import Ledger\n"
+        "optuna.logging.set_verbosity(optuna.logging.WARNING)\n"
+        "study = optuna.create_study()\n"
+        "study.optimize(lambda t: t.suggest_float('x', 0, 1), n_trials=5)\n"
+        "running = study.ask()\n"
+        "ledger = Ledger()\n"
+        "ledger.consume(1)  # finished out of order: consumed before 0\n"
+        "first = [t.number for t in ledger.unconsumed(study, before=running.number)]\n"
+        "for n in first: ledger.consume(n)\n"
+        "study.tell(running, 0.5)\n"
+        "print(first, [t.number for t in ledger.unconsumed(study)], ledger.n_consumed,"
+        " 'torch' in sys.modules and sys.modules['torch'] is not None)\n"
+    )
+    assert out.split() == ["[0,", "2,", "3,", "4]", "[5]", "5", "False"]
+
+
+def test_docs_state_the_code_defaults() -> None:
+    from optuna_rlnas import ControllerConfig
+    from optuna_rlnas import UpdateConfig
+
+    sampler_md = (ROOT / "docs" / "sampler.md").read_text()
+    config = ControllerConfig()
+    fields = ", ".join(f"{k}={getattr(config, k)!r}" for k in config.__dataclass_fields__)
+    assert f"ControllerConfig({fields})" in sampler_md
+    scale_out = (ROOT / "docs" / "scale-out.md").read_text()
+    matches = list(re.finditer(r"default[^.]*?(\d+) trials per update", scale_out))
+    assert matches
+    for match in matches:
+        assert int(match.group(1)) == UpdateConfig().trials_per_update, match.group(0)
+    from optuna_rlnas import Controller
+
+    assert "defaults are the paper's" not in (Controller.__doc__ or "")
