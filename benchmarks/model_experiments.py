@@ -330,6 +330,9 @@ def timing(
     table["cpu_x_tpe"] = [
         r.cpu_ms / tpe.cpu_ms.get((r.problem, r.trials), math.nan) for r in table.itertuples()
     ]
+    table["wall_x_tpe"] = [
+        r.wall_ms / tpe.wall_ms.get((r.problem, r.trials), math.nan) for r in table.itertuples()
+    ]
     return table
 
 

@@ -272,23 +272,26 @@ class ModelGuide:
         """(index, mean, sd, score) of the candidate with the best acquisition.
 
         The variance is the costly part (a triangular solve per candidate, O(n^2) each), so it
-        is computed in blocks, best mean first, until no candidate left can win: EI grows with
-        the mean and with the variance, which is at most the prior's s^2, so a candidate whose
-        EI at that variance is below the best score so far is never the argmax (the augmented
-        EI's factor is at most 1). The pick is the one a full computation would make.
+        is computed in blocks, best bound first, until no candidate left can win. Both
+        acquisitions (EI and the augmented EI) grow with the mean and with the variance, and
+        the posterior variance given every child is at most the one given the candidate's
+        nearest child alone (conditioning on more data never adds variance): a candidate whose
+        score at that variance is below the best score so far is never the argmax. The pick is
+        the one a full computation would make.
         """
         k_star = posterior.cross(rows)
         mean = posterior.mean(k_star, alpha)
-        order = np.argsort(-mean, kind="stable")
         if self.config.acquisition == "mean":
-            i = int(order[0])
+            i = int(np.argmax(mean))
             sd = float(np.sqrt(posterior.variance(k_star[:, [i]])[0]))
             return i, float(mean[i]), sd, float(mean[i])
-        bound = log_expected_improvement(mean[order], np.full(len(mean), posterior.signal), best)
+        bound = self._score(mean, posterior.variance_bound(k_star), best, noise)
+        order = np.argsort(-bound, kind="stable")
+        bound = bound[order]
         winner, winner_score, winner_var = -1, -math.inf, math.nan
         for start in range(0, len(order), _VARIANCE_BLOCK):
             if bound[start] < winner_score:
-                break  # sorted by mean: no later candidate can beat the winner either
+                break  # sorted by bound: no later candidate can beat the winner either
             block = order[start : start + _VARIANCE_BLOCK]
             var = posterior.variance(k_star[:, block])
             score = self._score(mean[block], var, best, noise)
