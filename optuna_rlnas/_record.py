@@ -35,6 +35,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from typing import TypeGuard
+from typing import TypeVar
 
 from optuna.trial import FrozenTrial
 
@@ -122,11 +124,14 @@ class TrialRecord:
         return cls.from_json(trial.system_attrs.get(TRIAL_KEY))
 
 
-def _list_of(value: object, kind: type) -> bool:
+_T = TypeVar("_T")
+
+
+def _list_of(value: object, kind: type[_T]) -> TypeGuard[list[_T]]:
     return isinstance(value, list) and all(
         isinstance(v, kind) and not (kind is int and isinstance(v, bool)) for v in value
     )
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

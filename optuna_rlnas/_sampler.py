@@ -194,6 +194,11 @@ class RLNASSampler(BaseSampler):
         return self._learner.trainer.baseline
 
     @property
+    def reward_fn(self) -> RewardFn | None:
+        """Value -> reward, as given (``None``: the value, in the study's direction)."""
+        return self._learner.reward_fn
+
+    @property
     def reward_history(self) -> tuple[RewardRecord, ...]:
         """Each consumed reward, in consumption order: trial number, reward, the baseline b its
         advantage was measured against and the update's index (both ``None`` while pending)."""

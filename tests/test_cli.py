@@ -225,7 +225,9 @@ def test_killed_worker_is_reported_and_its_trial_retried(tmp_path) -> None:
 def test_ctrl_c_stops_cleanly_and_keeps_finished_trials(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'rlnas.db'}"
     process = _spawn(
-        ["search", "--n-trials", "100", "--storage", url, "--sampler", "random", *SMALL], tmp_path
+        # 100,000: never reached; children on digits take well under a second each
+        ["search", "--n-trials", "100000", "--storage", url, "--sampler", "random", *SMALL],
+        tmp_path,
     )
     deadline = time.monotonic() + 300
     complete = []

@@ -1,4 +1,5 @@
-"""Child networks: the paper's CNN search space, the network, and its Lightning training.
+"""Child networks: the paper's CNN search space, the network, its Lightning training, and the
+saved model a search hands over (``save`` / ``load``).
 
 The search space and the network need only torch and Optuna. The Lightning parts (data
 modules, the LightningModule, the objective) are imported on first use, so that
@@ -32,6 +33,11 @@ _LAZY = {
     "make_datamodule": "_data",
     "RewardConfig": "_objective",
     "make_objective": "_objective",
+    "BudgetPlan": "_budget",
+    "FINAL_TRAINING": "_final",
+    "evaluate": "_final",
+    "load": "_export",
+    "save": "_export",
 }
 
 
@@ -46,6 +52,8 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ACTIVATIONS",
+    "BudgetPlan",
+    "FINAL_TRAINING",
     "NUM_LAYERS_PARAM",
     "Architecture",
     "CIFAR10DataModule",
@@ -61,6 +69,9 @@ __all__ = [
     "RewardConfig",
     "TrainingConfig",
     "make_datamodule",
+    "evaluate",
+    "load",
     "make_objective",
+    "save",
     "suggest_architecture",
 ]

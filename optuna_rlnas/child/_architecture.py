@@ -14,19 +14,21 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-# Activations the child network knows how to build (see ``_network._ACTIVATIONS``).
-ACTIVATIONS = ("relu", "tanh", "elu", "gelu", "sigmoid", "leaky_relu", "selu", "silu")
+from optuna_rlnas.child._checks import check_int
+from optuna_rlnas.child._checks import is_int
 
-
-def _check_positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, but got {value!r}.")
-
-
-def _check_odd_int(name: str, value: Any) -> None:
-    # Odd sizes let 'same' padding (size // 2 on each side) keep a stride-1 map's size exactly.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
-        raise ValueError(f"{name} must be an odd positive integer, but got {value!r}.")
+# The activations a child can use: our name -> the ``torch.nn`` class that ``ChildNet`` builds.
+# The one list of them; kept as class names so that this module needs no torch.
+ACTIVATIONS: dict[str, str] = {
+    "relu": "ReLU",
+    "tanh": "Tanh",
+    "elu": "ELU",
+    "gelu": "GELU",
+    "sigmoid": "Sigmoid",
+    "leaky_relu": "LeakyReLU",
+    "selu": "SELU",
+    "silu": "SiLU",
+}
 
 
 @dataclass(frozen=True)
@@ -52,17 +54,18 @@ class LayerSpec:
     inputs: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_positive_int("filters", self.filters)
-        _check_odd_int("filter_height", self.filter_height)
-        _check_odd_int("filter_width", self.filter_width)
-        _check_positive_int("stride_height", self.stride_height)
-        _check_positive_int("stride_width", self.stride_width)
+        check_int("filters", self.filters)
+        # Odd sizes let 'same' padding (size // 2 on each side) keep a stride-1 map's size.
+        check_int("filter_height", self.filter_height, odd=True)
+        check_int("filter_width", self.filter_width, odd=True)
+        check_int("stride_height", self.stride_height)
+        check_int("stride_width", self.stride_width)
         if self.activation not in ACTIVATIONS:
             raise ValueError(
-                f"activation must be one of {ACTIVATIONS}, but got {self.activation!r}."
+                f"activation must be one of {tuple(ACTIVATIONS)}, but got {self.activation!r}."
             )
         inputs = tuple(self.inputs)
-        if any(isinstance(j, bool) or not isinstance(j, int) or j < 0 for j in inputs):
+        if any(not is_int(j) or j < 0 for j in inputs):
             raise ValueError(f"inputs must be non-negative layer indices, but got {inputs!r}.")
         if list(inputs) != sorted(set(inputs)):
             raise ValueError(f"inputs must be sorted and without repeats, but got {inputs!r}.")
@@ -143,8 +146,8 @@ class Architecture:
         A layer with several inputs sees the largest height and the largest width among them,
         the smaller maps being zero-padded up to it (Sec. 3.3).
         """
-        _check_positive_int("height", height)
-        _check_positive_int("width", width)
+        check_int("height", height)
+        check_int("width", width)
         sizes: list[tuple[int, int]] = []
         for layer in self.layers:
             if layer.inputs:

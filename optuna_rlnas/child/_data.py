@@ -3,8 +3,13 @@
 Every module holds out a fixed test set (the dataset's own, or for digits a split drawn with a
 constant seed), then splits the rest into training and validation with a ``torch.Generator``
 seeded from its ``seed`` argument. The search only ever sees training and validation; the test
-set is read by ``rlnas best`` alone. ``train_subset`` keeps a seeded subset of the training split
-so that CPU searches stay affordable.
+set is read after the search alone (``rlnas best``, the final phase of ``rlnas run``).
+``train_subset`` keeps a seeded subset of the training split so that CPU searches stay affordable.
+
+The splits stay tensors, and the loaders are ``TensorLoader`` objects that slice them;
+:meth:`ImageDataModule.to_device` moves the tensors once, e.g. into a GPU's memory. With
+``augment=True`` training batches get the dataset's augmentation (a random shift, and a
+horizontal flip where the classes allow it).
 """
 
 from __future__ import annotations
@@ -13,13 +18,16 @@ import gzip
 import os
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from torch.utils.data import TensorDataset
 
+from optuna_rlnas.child._checks import check_int
 from optuna_rlnas.child._lightning import pl
+from optuna_rlnas.child._loader import Augmentation
+from optuna_rlnas.child._loader import TensorLoader
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 _FASHION_HINT = (
@@ -31,6 +39,10 @@ _CIFAR_HINT = (
     "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz, and pass its "
     "cifar-10-batches-py folder"
 )
+
+
+# What ``ImageDataModule._load`` returns: (train_x, train_y, test_x, test_y).
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 class DatasetNotFoundError(FileNotFoundError):
@@ -55,15 +67,18 @@ class ImageDataModule(pl.LightningDataModule):
 
     Subclasses implement ``_load()`` returning ``(train_x, train_y, test_x, test_y)`` as uint8 or
     float arrays ``(N, C, H, W)`` and integer labels, and set ``in_channels``, ``num_classes``,
-    ``image_size``, ``mean``, ``std`` and ``name``.
+    ``image_size``, ``mean``, ``std``, ``name`` and ``shift`` / ``flip`` (their augmentation).
 
     Args:
         val_size: validation split, a fraction of the training set or a count.
         train_subset: keep only this many training images (seeded), or all with ``None``.
-        batch_size: mini-batch size of every loader.
-        seed: seeds the train/validation split and the training subset.
-        merge_validation: train on training plus validation (``rlnas best``); validation
-            loaders are then empty.
+        batch_size: mini-batch size of the training loader; validation and test batches hold
+            at least 256 images (evaluation needs no small batches).
+        seed: seeds the train/validation split, the training subset, the order of the training
+            batches and their augmentation.
+        merge_validation: train on training plus validation (``rlnas best``).
+        augment: augment training batches: a random shift by up to ``shift`` pixels, and a
+            horizontal flip when ``flip`` is set.
     """
 
     name = "images"
@@ -73,6 +88,8 @@ class ImageDataModule(pl.LightningDataModule):
     mean: tuple[float, ...] = (0.0,)
     std: tuple[float, ...] = (1.0,)
     scale = 255.0
+    shift = 2  # augmentation: random shift by up to this many pixels
+    flip = True  # augmentation: horizontal flip (not for digits)
 
     def __init__(
         self,
@@ -82,13 +99,12 @@ class ImageDataModule(pl.LightningDataModule):
         batch_size: int = 64,
         seed: int = 0,
         merge_validation: bool = False,
-        num_workers: int = 0,
+        augment: bool = False,
     ) -> None:
         super().__init__()
-        if train_subset is not None and train_subset < 1:
-            raise ValueError(f"train_subset must be >= 1 or None, but got {train_subset}.")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, but got {batch_size}.")
+        if train_subset is not None:
+            check_int("train_subset", train_subset, what="be a positive integer or None")
+        check_int("batch_size", batch_size)
         if isinstance(val_size, float) and not 0.0 < val_size < 1.0:
             raise ValueError(f"val_size must be in (0, 1) as a fraction, but got {val_size}.")
         self.val_size = val_size
@@ -96,7 +112,8 @@ class ImageDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.seed = seed
         self.merge_validation = merge_validation
-        self.num_workers = num_workers
+        self.augment = augment
+        self.device = torch.device("cpu")
         self.train_set: TensorDataset | None = None
         self.val_set: TensorDataset | None = None
         self.test_set: TensorDataset | None = None
@@ -108,7 +125,7 @@ class ImageDataModule(pl.LightningDataModule):
         # Nothing is downloaded: the files come from Debian or from the user's folder.
         self.check_files()
 
-    def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _load(self) -> _Arrays:
         raise NotImplementedError
 
     def _tensors(self, x: np.ndarray, y: np.ndarray) -> TensorDataset:
@@ -135,27 +152,56 @@ class ImageDataModule(pl.LightningDataModule):
         self.train_set = self._tensors(train_x[train_idx], train_y[train_idx])
         self.val_set = self._tensors(train_x[val_idx], train_y[val_idx])
         self.test_set = self._tensors(test_x, test_y)
+        device, self.device = self.device, torch.device("cpu")
+        self.to_device(device)  # a device asked for before setup
 
-    def _loader(self, dataset: TensorDataset | None, shuffle: bool) -> DataLoader:
+    def to_device(self, device: str | torch.device) -> ImageDataModule:
+        """Keep every split on ``device`` (e.g. ``"cuda:0"``); the loaders then slice it there."""
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(
+                f"device {str(device)!r} needs a CUDA GPU, but torch.cuda.is_available() is False."
+            )
+        if device.type == "cuda" and device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+        if device != self.device:
+            for name in ("train_set", "val_set", "test_set"):
+                dataset = getattr(self, name)
+                if dataset is not None:
+                    setattr(self, name, TensorDataset(*(t.to(device) for t in dataset.tensors)))
+            self.device = device
+        return self
+
+    @property
+    def augmentation(self) -> Augmentation:
+        """The dataset's augmentation; the padding takes a black pixel's normalised value."""
+        fill = tuple(-m / s for m, s in zip(self.mean, self.std))
+        return Augmentation(pad=self.shift, flip=self.flip, fill=fill)
+
+    def _loader(self, dataset: TensorDataset | None, train: bool) -> TensorLoader:
         if dataset is None:
             raise RuntimeError("call setup() before asking for a data loader.")
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            num_workers=self.num_workers,
-        )
+        images, labels = dataset.tensors
+        if train:
+            augment = self.augmentation if self.augment else None
+            return TensorLoader(
+                images,
+                labels,
+                batch_size=self.batch_size,
+                shuffle=True,
+                seed=self.seed,
+                augment=augment,
+            )
+        return TensorLoader(images, labels, batch_size=max(self.batch_size, 256))
 
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_set, shuffle=True)
+    def train_dataloader(self) -> TensorLoader:
+        return self._loader(self.train_set, train=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.val_set, shuffle=False)
+    def val_dataloader(self) -> TensorLoader:
+        return self._loader(self.val_set, train=False)
 
-    def test_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set, shuffle=False)
+    def test_dataloader(self) -> TensorLoader:
+        return self._loader(self.test_set, train=False)
 
     def describe(self) -> str:
         """One line: the dataset and the sizes of its splits (after ``setup``)."""
@@ -168,6 +214,8 @@ class DigitsDataModule(ImageDataModule):
     """scikit-learn's 8x8 handwritten digits (1,797 images); the default, needs no download.
 
     A fixed 20% test split (drawn with seed 0, whatever ``seed`` is) stands in for a test set.
+    Batches of 32 by default (tuned for the 2-epoch search of the README, docs/decisions.md);
+    augmentation shifts by one pixel and never flips (a flipped digit is another symbol).
 
     Example:
         >>> from optuna_rlnas.child import DigitsDataModule
@@ -184,12 +232,14 @@ class DigitsDataModule(ImageDataModule):
     mean = (0.3053,)
     std = (0.3760,)
     scale = 16.0
+    shift = 1
+    flip = False
     test_fraction = 0.2
 
-    def __init__(self, *, val_size: int | float = 0.2, **kwargs) -> None:
-        super().__init__(val_size=val_size, **kwargs)
+    def __init__(self, *, val_size: int | float = 0.2, batch_size: int = 32, **kwargs: Any) -> None:
+        super().__init__(val_size=val_size, batch_size=batch_size, **kwargs)
 
-    def _load(self):
+    def _load(self) -> _Arrays:
         try:
             from sklearn.datasets import load_digits
         except ImportError as exc:  # pragma: no cover
@@ -213,7 +263,7 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (as Fashion-MNIST and MNIST ship), gzip-compressed or not."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -261,20 +311,26 @@ class FashionMNISTDataModule(ImageDataModule):
         "t10k-labels-idx1-ubyte",
     )
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, **kwargs) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_dir = Path(data_dir) if data_dir is not None else FASHION_MNIST_DIR
 
-    def check_files(self) -> None:
-        missing = [stem for stem in self.files if _find(self.data_dir, stem) is None]
+    def _paths(self) -> list[Path]:
+        """The four files, in the order of ``files``; raises naming the missing ones."""
+        found = [_find(self.data_dir, stem) for stem in self.files]
+        missing = [stem for stem, path in zip(self.files, found) if path is None]
         if missing:
             raise DatasetNotFoundError(
                 f"Fashion-MNIST not found in {self.data_dir}: missing {', '.join(missing)} "
                 f"(.gz or not); {_FASHION_HINT}."
             )
+        return [path for path in found if path is not None]
 
-    def _load(self):
-        arrays = [read_idx(_find(self.data_dir, stem)) for stem in self.files]
+    def check_files(self) -> None:
+        self._paths()
+
+    def _load(self) -> _Arrays:
+        arrays = [read_idx(path) for path in self._paths()]
         train_x, train_y, test_x, test_y = arrays
         return train_x[:, None], train_y.astype(np.int64), test_x[:, None], test_y.astype(np.int64)
 
@@ -298,9 +354,10 @@ class CIFAR10DataModule(ImageDataModule):
     image_size = (32, 32)
     mean = (0.4914, 0.4822, 0.4465)
     std = (0.2470, 0.2435, 0.2616)
+    shift = 4
     files = tuple(f"data_batch_{k}" for k in range(1, 6)) + ("test_batch",)
 
-    def __init__(self, data_dir: str | os.PathLike, **kwargs) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if data_dir is None:
             raise ValueError(f"CIFAR-10 needs data_dir: {_CIFAR_HINT}.")
@@ -330,7 +387,7 @@ class CIFAR10DataModule(ImageDataModule):
             raise ValueError(f"{path} holds {len(x)} images but {len(y)} labels.")
         return x, y
 
-    def _load(self):
+    def _load(self) -> _Arrays:
         parts = [self._read(name) for name in self.files[:-1]]
         test_x, test_y = self._read("test_batch")
         train_x = np.concatenate([x for x, _ in parts])
@@ -346,7 +403,7 @@ DATASETS: dict[str, type[ImageDataModule]] = {
 
 
 def make_datamodule(
-    dataset: str = "digits", data_dir: str | os.PathLike | None = None, **kwargs
+    dataset: str = "digits", data_dir: str | os.PathLike[str] | None = None, **kwargs: Any
 ) -> ImageDataModule:
     """The data module for ``dataset`` (``"digits"``, ``"fashion-mnist"`` or ``"cifar10"``).
 
@@ -362,6 +419,8 @@ def make_datamodule(
                 f"data_dir={str(data_dir)!r}; a folder is for fashion-mnist or cifar10."
             )
         return DigitsDataModule(**kwargs)
-    if dataset == "cifar10" and data_dir is None:
+    if dataset == "fashion-mnist":
+        return FashionMNISTDataModule(data_dir=data_dir, **kwargs)
+    if data_dir is None:
         raise ValueError(f"CIFAR-10 needs a data folder: {_CIFAR_HINT}.")
-    return DATASETS[dataset](data_dir=data_dir, **kwargs)
+    return CIFAR10DataModule(data_dir=data_dir, **kwargs)

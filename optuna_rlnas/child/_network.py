@@ -12,18 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from optuna_rlnas.child._architecture import ACTIVATIONS
 from optuna_rlnas.child._architecture import Architecture
-
-_ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "sigmoid": nn.Sigmoid,
-    "leaky_relu": nn.LeakyReLU,
-    "selu": nn.SELU,
-    "silu": nn.SiLU,
-}
 
 
 def _pad_to(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -99,7 +89,7 @@ class ChildNet(nn.Module):
                     bias=False,  # batch norm's shift plays the bias
                 ),
                 nn.BatchNorm2d(spec.filters),
-                _ACTIVATIONS[spec.activation](),
+                getattr(nn, ACTIVATIONS[spec.activation])(),
             )
             for i, spec in enumerate(architecture.layers)
         )
@@ -144,4 +134,5 @@ class ChildNet(nn.Module):
             outputs.append(layer(x))  # (batch, filters, H', W')
         # Unconnected outputs go to the classifier: pooled one by one, then concatenated.
         pooled = [outputs[i].mean(dim=(-2, -1)) for i in self._outputs]  # each (batch, filters)
-        return self.classifier(torch.cat(pooled, dim=1))  # (batch, num_classes)
+        logits: torch.Tensor = self.classifier(torch.cat(pooled, dim=1))  # (batch, num_classes)
+        return logits

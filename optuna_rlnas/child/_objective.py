@@ -2,9 +2,18 @@
 
 Invalid-architecture policy: with odd filters and 'same' padding no sampled architecture has a
 map below 1x1, so nothing is rejected for its strides. An architecture that still cannot be built
-(a ``ValueError`` from :class:`ChildNet`), or one over ``max_params``, ends its trial as
-``PRUNED`` with the reason in the message and in the user attribute ``invalid_reason``: the study
-goes on, and the trial never counts as a finished reward.
+(a ``ValueError`` from :class:`ChildNet`) ends its trial as ``PRUNED`` with the reason in the
+message and in the user attribute ``invalid_reason``, before any training.
+
+Constraints (``max_params``, ``max_latency_ms``) go through Optuna's own mechanism: the trial's
+``set_constraint`` records ``measured / bound - 1`` (feasible when <= 0, as Optuna defines it)
+before training; an infeasible child is not trained and ends ``PRUNED`` with ``feasible=False``
+and its ``invalid_reason``, so every COMPLETE trial is within the bounds.
+
+Every value the trial reports, per epoch and at the end, is on one scale: the reward of the
+epochs so far (``RewardConfig``: the best validation accuracy of the last 5 epochs, times the
+MnasNet factor with a cost). A pruned trial's last intermediate value is therefore the reward it
+would have returned had it stopped there.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from optuna_rlnas.child._network import ChildNet
 from optuna_rlnas.child._search_space import CNNSearchSpace
 from optuna_rlnas.child._search_space import suggest_architecture
 
+REWARD_METRIC = "reward"  # the metric the pruning callback reports, on the final value's scale
 _AGGREGATES = ("max", "min", "mean", "last")
 _COSTS = (None, "params", "latency")
 
@@ -90,7 +100,11 @@ class RewardConfig:
 def measure_latency_ms(
     net: torch.nn.Module, image_shape: tuple[int, ...], repeats: int = 30
 ) -> float:
-    """Median CPU latency in milliseconds of one forward pass on one image."""
+    """Median CPU latency in milliseconds of one forward pass on one image.
+
+    The network is left on the CPU, in the mode (train or eval) it was in.
+    """
+    was_training = net.training
     net = net.to("cpu").eval()
     x = torch.zeros(1, *image_shape)
     timings = []
@@ -100,12 +114,61 @@ def measure_latency_ms(
             net(x)
             if k >= 5:  # the first passes warm up the allocator and kernels
                 timings.append((time.perf_counter() - start) * 1e3)
+    net.train(was_training)
     return statistics.median(timings)
 
 
 def trial_seed(seed: int, trial: optuna.trial.BaseTrial) -> int:
     """The deterministic seed of one trial: the study's seed plus the trial number."""
     return (seed + getattr(trial, "number", 0)) % 2**32
+
+
+class RewardHistory(EpochHistory):
+    """Records ``monitor`` per epoch and publishes the reward so far as the metric ``reward``.
+
+    The pruning callback (after this one in the list) reports that metric, so intermediate
+    values and the final value share one scale.
+    """
+
+    def __init__(self, reward: RewardConfig, cost: float | None) -> None:
+        super().__init__(reward.monitor)
+        self.reward = reward
+        self.cost = cost
+
+    def current(self) -> float:
+        """The reward of the epochs so far."""
+        return self.reward.reward(self.reward.score(self.values), self.cost)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        n = len(self.values)
+        super().on_validation_end(trainer, pl_module)
+        if len(self.values) > n:
+            trainer.callback_metrics[REWARD_METRIC] = torch.tensor(
+                self.current(), dtype=torch.float64
+            )
+
+
+class Deadline(pl.Callback):
+    """Prunes the trial at the first training step or validation past ``deadline``
+    (``time.monotonic()``).
+
+    A trial cut short by a time budget keeps the intermediate values of its finished epochs, on
+    the reward's scale, and still teaches the controller.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def _check(self, pl_module: pl.LightningModule) -> None:
+        if time.monotonic() > self.deadline:
+            raise optuna.TrialPruned(f"the time budget ran out in epoch {pl_module.current_epoch}.")
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self._check(pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._check(pl_module)
 
 
 def make_objective(
@@ -116,14 +179,24 @@ def make_objective(
     reward: RewardConfig | None = None,
     seed: int = 0,
     max_params: int | None = None,
+    max_latency_ms: float | None = None,
+    deadline: float | None = None,
 ) -> Callable[[optuna.trial.BaseTrial], float]:
     """An Optuna objective that trains the child a trial suggests and returns its reward.
 
-    The trial reports ``reward.monitor`` after every epoch through optuna-integration's
-    ``PyTorchLightningPruningCallback``, so any Optuna pruner works. Each trial records the user
-    attributes ``architecture`` (compact string), ``architecture_json``, ``n_params``,
-    ``train_time_s``, ``seed``, ``val_acc`` (the aggregated score) and, with a cost,
-    ``cost``. The data module is prepared and set up once, here; its test set is never read.
+    After every epoch the trial reports the reward so far (the metric ``reward``, on the same
+    scale as the returned value) through optuna-integration's
+    ``PyTorchLightningPruningCallback``, so any Optuna pruner works, Hyperband included.
+    ``max_params`` and ``max_latency_ms`` are constraints (``trial.set_constraint``; see the
+    module's docstring): infeasible children are pruned untrained. ``deadline`` (a
+    ``time.monotonic()`` value) prunes a trial at the first step past it.
+
+    Each trial records the user attributes ``architecture`` (compact string),
+    ``architecture_json``, ``depth``, ``n_params``, ``seed``, ``train_time_s``, ``epochs``
+    (trained), ``train_images_per_s``, ``val_acc`` (the aggregated score; for a pruned trial its
+    score so far), and where they apply ``feasible``, ``invalid_reason``, ``cost`` and
+    ``latency_ms``. The data module is prepared, set up and moved to the training device once,
+    here; its test set is never read.
 
     Example:
         >>> import optuna
@@ -137,7 +210,7 @@ def make_objective(
         >>> study = optuna.create_study(direction="maximize")
         >>> study.optimize(objective, n_trials=1)
         >>> sorted(study.trials[0].user_attrs)[:3]
-        ['architecture', 'architecture_json', 'n_params']
+        ['architecture', 'architecture_json', 'depth']
     """
     # Imported here, after Lightning itself: without the extra, the install hint comes first.
     from optuna_integration import PyTorchLightningPruningCallback
@@ -147,52 +220,89 @@ def make_objective(
     reward = RewardConfig() if reward is None else reward
     if max_params is not None and max_params < 1:
         raise ValueError(f"max_params must be >= 1 or None, but got {max_params}.")
+    if max_latency_ms is not None and not max_latency_ms > 0:
+        raise ValueError(f"max_latency_ms must be > 0 or None, but got {max_latency_ms}.")
     datamodule.prepare_data()
     datamodule.setup("fit")
+    datamodule.to_device(training.device())
     image_shape = (datamodule.in_channels, *datamodule.image_size)
+    n_train = len(datamodule.train_set)
 
     def objective(trial: optuna.trial.BaseTrial) -> float:
         architecture = suggest_architecture(trial, space)
         trial.set_user_attr("architecture", str(architecture))
         trial.set_user_attr("architecture_json", architecture.to_json())
+        trial.set_user_attr("depth", architecture.depth)  # the depth built, whoever chose it
         s = trial_seed(seed, trial)
         trial.set_user_attr("seed", s)
         pl.seed_everything(s, workers=True, verbose=False)  # weights and batches per trial seed
-        net = build_net(trial, architecture, datamodule, max_params)
+        net = build_net(trial, architecture, datamodule)
         trial.set_user_attr("n_params", net.num_parameters)
+        latency = None
+        if reward.cost == "latency" or max_latency_ms is not None:
+            latency = measure_latency_ms(net, image_shape)
+            trial.set_user_attr("latency_ms", latency)
+        check_constraints(trial, net.num_parameters, max_params, latency, max_latency_ms)
+        cost = {"params": float(net.num_parameters), "latency": latency, None: None}[reward.cost]
+        if cost is not None:
+            trial.set_user_attr("cost", cost)
 
-        history = EpochHistory(reward.monitor)
-        callbacks = [history, PyTorchLightningPruningCallback(trial, monitor=reward.monitor)]
+        history = RewardHistory(reward, cost)
+        callbacks = [history, PyTorchLightningPruningCallback(trial, monitor=REWARD_METRIC)]
+        if deadline is not None:
+            callbacks.append(Deadline(deadline))
         trainer = make_trainer(training, callbacks=callbacks)
         start = time.perf_counter()
         try:
             run_trainer(trainer, "fit", ChildModule(net, training), datamodule=datamodule)
-        finally:
-            trial.set_user_attr("train_time_s", round(time.perf_counter() - start, 3))
-        score = reward.score(history.values)
-        trial.set_user_attr(reward.monitor, score)
-        cost = None
-        if reward.cost == "params":
-            cost = float(net.num_parameters)
-        elif reward.cost == "latency":
-            cost = measure_latency_ms(net, image_shape)
-        if cost is not None:
-            trial.set_user_attr("cost", cost)
-        return reward.reward(score, cost)
+        finally:  # a pruned trial keeps these too
+            seconds = time.perf_counter() - start
+            trial.set_user_attr("train_time_s", round(seconds, 3))
+            trial.set_user_attr("epochs", len(history.values))
+            if history.values:
+                speed = len(history.values) * n_train / seconds
+                trial.set_user_attr("train_images_per_s", round(speed, 1))
+                trial.set_user_attr(reward.monitor, reward.score(history.values))
+        return history.current()
 
     objective.datamodule = datamodule  # type: ignore[attr-defined]
     return objective
 
 
-def build_net(
+def check_constraints(
     trial: optuna.trial.BaseTrial,
-    architecture: Architecture,
-    datamodule: ImageDataModule,
-    max_params: int | None = None,
+    n_params: int,
+    max_params: int | None,
+    latency_ms: float | None,
+    max_latency_ms: float | None,
+) -> None:
+    """Record the constraints (``measured / bound - 1``); prune an infeasible child untrained."""
+    if max_params is None and max_latency_ms is None:
+        return
+    reasons = []
+    for key, measured, bound, text in (
+        ("params", n_params, max_params, f"{n_params} parameters, more than max_params"),
+        ("latency_ms", latency_ms, max_latency_ms, f"{latency_ms} ms, more than max_latency_ms"),
+    ):
+        if bound is None:
+            continue
+        value = measured / bound - 1.0
+        trial.set_constraint(key, value)
+        if value > 0:
+            reasons.append(f"{text}={bound}")
+    trial.set_user_attr("feasible", not reasons)
+    if reasons:
+        reason = "infeasible child: " + "; ".join(reasons)
+        trial.set_user_attr("invalid_reason", reason)
+        raise optuna.TrialPruned(reason)
+
+
+def build_net(
+    trial: optuna.trial.BaseTrial, architecture: Architecture, datamodule: ImageDataModule
 ) -> ChildNet:
     """Build the child, or prune the trial with the reason when it cannot be built."""
     try:
-        net = ChildNet(
+        return ChildNet(
             architecture,
             in_channels=datamodule.in_channels,
             num_classes=datamodule.num_classes,
@@ -202,8 +312,3 @@ def build_net(
         reason = f"invalid architecture: {exc}"
         trial.set_user_attr("invalid_reason", reason)
         raise optuna.TrialPruned(reason) from exc
-    if max_params is not None and net.num_parameters > max_params:
-        reason = f"the child has {net.num_parameters} parameters, more than max_params={max_params}"
-        trial.set_user_attr("invalid_reason", reason)
-        raise optuna.TrialPruned(reason)
-    return net

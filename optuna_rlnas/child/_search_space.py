@@ -10,9 +10,11 @@ suggested.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TypeVar
 
 import optuna
 
@@ -21,22 +23,31 @@ from optuna_rlnas._naming import skip_param
 from optuna_rlnas.child._architecture import ACTIVATIONS
 from optuna_rlnas.child._architecture import Architecture
 from optuna_rlnas.child._architecture import LayerSpec
+from optuna_rlnas.child._checks import check_choices
+from optuna_rlnas.child._checks import check_int
 
 NUM_LAYERS_PARAM = "num_layers"
+
+# The types of a layer's choices: sizes and counts, and activation names.
+_Choice = TypeVar("_Choice", int, str)
 
 
 @dataclass(frozen=True)
 class DepthCurriculum:
-    """The paper's depth curriculum (Sec. 4.1): the maximum depth grows by ``step`` layers
-    every ``every`` trials, starting at ``start``.
+    """The paper's depth curriculum (Sec. 4.1): the depth of the children grows by ``step``
+    layers every ``every`` trials, starting at ``start``, and stops at the search space's
+    ``num_layers`` (the final depth).
 
-    The paper starts at 6 layers and adds 2 every 1,600 sampled architectures.
+    The paper starts at 6 layers and adds 2 every 1,600 sampled architectures (12,800 in all).
+    :meth:`scaled` spreads the same growth over a smaller budget of trials.
 
     Example:
         >>> from optuna_rlnas.child import DepthCurriculum
         >>> curriculum = DepthCurriculum(start=6, step=2, every=1600)
-        >>> curriculum.max_depth(0), curriculum.max_depth(1600), curriculum.max_depth(3300)
+        >>> curriculum.depth(0), curriculum.depth(1600), curriculum.depth(3300)
         (6, 8, 10)
+        >>> DepthCurriculum.scaled(n_trials=30, start=6, final=10)
+        DepthCurriculum(start=6, step=2, every=10)
     """
 
     start: int = 6
@@ -44,27 +55,25 @@ class DepthCurriculum:
     every: int = 1600
 
     def __post_init__(self) -> None:
-        if self.start < 1:
-            raise ValueError(f"start must be >= 1, but got {self.start}.")
-        if self.step < 0:
-            raise ValueError(f"step must be >= 0, but got {self.step}.")
-        if self.every < 1:
-            raise ValueError(f"every must be >= 1, but got {self.every}.")
+        check_int("start", self.start)
+        check_int("step", self.step, low=0)
+        check_int("every", self.every)
 
-    def max_depth(self, trial_number: int) -> int:
-        """Largest depth allowed to trial number ``trial_number``."""
+    @classmethod
+    def scaled(cls, *, n_trials: int, start: int, final: int, step: int = 2) -> DepthCurriculum:
+        """Grow from ``start`` to ``final`` layers in equal stages over ``n_trials`` trials."""
+        check_int("n_trials", n_trials)
+        check_int("start", start)
+        check_int("final", final)
+        check_int("step", step)
+        if final < start:
+            raise ValueError(f"final must be >= start={start}, but got {final}.")
+        stages = -(-(final - start) // step) + 1  # start, start + step, ..., reaching final
+        return cls(start=start, step=step, every=max(1, -(-n_trials // stages)))
+
+    def depth(self, trial_number: int) -> int:
+        """The depth of trial number ``trial_number``, before the final depth's cap."""
         return self.start + self.step * (trial_number // self.every)
-
-
-def _choices(name: str, values: Sequence, check) -> tuple:
-    values = tuple(values)
-    if not values:
-        raise ValueError(f"{name} must hold at least one choice, but got {values!r}.")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{name} must not repeat a choice, but got {values!r}.")
-    for value in values:
-        check(value)
-    return values
 
 
 @dataclass(frozen=True)
@@ -72,10 +81,11 @@ class CNNSearchSpace:
     """Choice lists of the CNN search space; the defaults are the paper's (Sec. 4.1).
 
     ``num_layers`` is a fixed depth (an ``int``) or a list of depths the controller chooses from
-    (the decision ``num_layers``). ``curriculum`` caps the depth by trial number; the controller's
-    choice (or the fixed depth) is then clipped to the cap and the depth actually built is
-    recorded in the architecture. ``strides=(1,)`` fixes the strides at 1, as in the paper's
-    first experiments; ``activations`` holds ``"relu"`` only by default.
+    (the decision ``num_layers``). With a ``curriculum``, the curriculum sets the depth by trial
+    number, up to ``num_layers`` (then one ``int``, the final depth), and no depth decision is
+    suggested: the reward always goes to the depth that was built. ``strides=(1,)`` fixes the
+    strides at 1, as in the paper's first experiments; ``activations`` holds ``"relu"`` only by
+    default.
 
     Example:
         >>> import optuna
@@ -96,48 +106,52 @@ class CNNSearchSpace:
     curriculum: DepthCurriculum | None = field(default=None)
 
     def __post_init__(self) -> None:
-        def positive(name):
-            def check(value):
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ValueError(f"{name} must hold positive integers, but got {value!r}.")
+        def positive(name: str) -> Callable[[object], int]:
+            return lambda value: check_int(name, value, what="hold positive integers")
 
-            return check
+        def odd(value: int) -> None:
+            check_int("filter_sizes", value, odd=True, what="hold odd positive integers")
 
-        def odd(value):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1 or value % 2 == 0:
+        def activation(value: str) -> None:
+            if value not in ACTIVATIONS:
                 raise ValueError(
-                    f"filter_sizes must hold odd positive integers, but got {value!r}."
+                    f"activations must be among {tuple(ACTIVATIONS)}, but got {value!r}."
                 )
 
-        def activation(value):
-            if value not in ACTIVATIONS:
-                raise ValueError(f"activations must be among {ACTIVATIONS}, but got {value!r}.")
-
-        object.__setattr__(self, "filters", _choices("filters", self.filters, positive("filters")))
-        object.__setattr__(self, "filter_sizes", _choices("filter_sizes", self.filter_sizes, odd))
-        object.__setattr__(self, "strides", _choices("strides", self.strides, positive("strides")))
-        object.__setattr__(
-            self, "activations", _choices("activations", self.activations, activation)
-        )
-        if isinstance(self.num_layers, int):
+        # Frozen: the checked tuples replace the given sequences through object.__setattr__.
+        checked = {
+            "filters": check_choices("filters", self.filters, positive("filters")),
+            "filter_sizes": check_choices("filter_sizes", self.filter_sizes, odd),
+            "strides": check_choices("strides", self.strides, positive("strides")),
+            "activations": check_choices("activations", self.activations, activation),
+        }
+        for name, values in checked.items():
+            object.__setattr__(self, name, values)
+        if isinstance(self.num_layers, int):  # a bool too, which check_int refuses
             positive("num_layers")(self.num_layers)
         else:
-            object.__setattr__(
-                self, "num_layers", _choices("num_layers", self.num_layers, positive("num_layers"))
+            depths = check_choices("num_layers", self.num_layers, positive("num_layers"))
+            object.__setattr__(self, "num_layers", depths)
+            if self.curriculum is not None:
+                raise ValueError(
+                    "a curriculum sets the depth, so num_layers must be one int (the final "
+                    f"depth), but got {depths!r}."
+                )
+        if self.curriculum is not None and not isinstance(self.curriculum, DepthCurriculum):
+            raise TypeError(
+                f"curriculum must be a DepthCurriculum or None, but got {self.curriculum!r}."
             )
 
     def depth_for(self, trial: optuna.trial.BaseTrial) -> int:
-        """Suggest (or fix) the depth, then clip it to the curriculum's cap."""
-        if isinstance(self.num_layers, int):
-            depth = self.num_layers
-        else:
-            depth = trial.suggest_categorical(NUM_LAYERS_PARAM, list(self.num_layers))
-        if self.curriculum is not None and isinstance(trial, optuna.trial.Trial):
-            depth = min(depth, self.curriculum.max_depth(trial.number))
-        return int(depth)
+        """The depth to build: the curriculum's for this trial, the fixed one, or a decision."""
+        if isinstance(self.num_layers, int):  # __post_init__ made it an int or a tuple of ints
+            if self.curriculum is not None:  # only with one int, the final depth
+                return min(self.curriculum.depth(getattr(trial, "number", 0)), self.num_layers)
+            return self.num_layers
+        return int(trial.suggest_categorical(NUM_LAYERS_PARAM, list(self.num_layers)))
 
 
-def _pick(trial: optuna.trial.BaseTrial, name: str, choices: tuple):
+def _pick(trial: optuna.trial.BaseTrial, name: str, choices: Sequence[_Choice]) -> _Choice:
     # A single choice is a fixed value, not a decision: no controller step is spent on it.
     if len(choices) == 1:
         return choices[0]

@@ -28,7 +28,7 @@ def test_train_subset_and_merge_validation() -> None:
     merged.setup()
     assert len(merged.train_set) == 100 + len(merged.val_set)
     images, labels = next(iter(small.train_dataloader()))
-    assert images.shape == (64, 1, 8, 8) and labels.dtype == torch.long
+    assert images.shape == (32, 1, 8, 8) and labels.dtype == torch.long  # digits: batch 32
 
 
 @pytest.mark.parametrize("compress", [True, False])

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import time
+
 import optuna
 import pytest
 
 from optuna_rlnas.child import Architecture
 from optuna_rlnas.child import CNNSearchSpace
+from optuna_rlnas.child import DepthCurriculum
 from optuna_rlnas.child import DigitsDataModule
 from optuna_rlnas.child import RewardConfig
 from optuna_rlnas.child import TrainingConfig
@@ -67,6 +70,82 @@ def test_too_large_child_is_pruned_with_its_reason() -> None:
     trial = study.trials[0]
     assert trial.state == optuna.trial.TrialState.PRUNED
     assert "more than max_params=10" in trial.user_attrs["invalid_reason"]
+    assert trial.user_attrs["feasible"] is False and trial.intermediate_values == {}
+
+
+def test_constrained_search_keeps_every_complete_child_under_the_parameter_budget() -> None:
+    # TINY's children have 170 to 1,730 parameters; the bound cuts that range near its middle.
+    bound = 800
+    objective = make_objective(
+        DigitsDataModule(train_subset=64),
+        space=TINY,
+        training=TrainingConfig(epochs=1),
+        max_params=bound,
+    )
+    study = _study(optuna.pruners.NopPruner())  # only the constraint prunes
+    study.optimize(objective, n_trials=10)
+    states = {t.state for t in study.trials}
+    assert states == {optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED}
+    for trial in study.trials:
+        n_params = trial.user_attrs["n_params"]
+        # Optuna's own constraint record: feasible when <= 0.
+        assert trial.constraints == {"params": pytest.approx(n_params / bound - 1)}
+        assert trial.user_attrs["feasible"] == (n_params <= bound)
+        if trial.state == optuna.trial.TrialState.COMPLETE:
+            assert n_params <= bound
+        else:
+            assert n_params > bound and trial.intermediate_values == {}  # never trained
+    assert study.best_trial.user_attrs["n_params"] <= bound
+
+
+def test_pruned_and_complete_trials_report_on_one_scale() -> None:
+    # With a cost, every intermediate value is the reward so far: accuracy times the factor.
+    reward = RewardConfig(cost="params", target=100.0)
+    objective = make_objective(
+        DigitsDataModule(train_subset=64),
+        space=TINY,
+        training=TrainingConfig(epochs=2),
+        reward=reward,
+    )
+    study = _study()
+    study.optimize(objective, n_trials=1)
+    complete = study.trials[0]
+    factor = (complete.user_attrs["n_params"] / 100.0) ** -0.07
+    assert complete.value == complete.intermediate_values[1]  # the final value is the last report
+    assert complete.value == pytest.approx(complete.user_attrs["val_acc"] * factor)
+
+    study = _study(optuna.pruners.ThresholdPruner(lower=1.01))
+    study.optimize(objective, n_trials=1)
+    pruned = study.trials[0]
+    assert pruned.state == optuna.trial.TrialState.PRUNED
+    factor = (pruned.user_attrs["n_params"] / 100.0) ** -0.07
+    assert pruned.intermediate_values[0] == pytest.approx(pruned.user_attrs["val_acc"] * factor)
+
+
+def test_deadline_prunes_at_the_first_step_past_it() -> None:
+    objective = make_objective(
+        DigitsDataModule(train_subset=64),
+        space=TINY,
+        training=TrainingConfig(epochs=3),
+        deadline=time.monotonic(),  # already past: stop at the first step
+    )
+    study = _study()
+    study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.intermediate_values == {} and trial.user_attrs["epochs"] == 0
+
+
+def test_built_depth_is_recorded() -> None:
+    space = CNNSearchSpace(
+        num_layers=3, filters=(8,), filter_sizes=(1, 3), curriculum=DepthCurriculum(start=1)
+    )
+    objective = make_objective(
+        DigitsDataModule(train_subset=64), space=space, training=TrainingConfig(epochs=1)
+    )
+    study = _study()
+    study.optimize(objective, n_trials=1)
+    assert study.trials[0].user_attrs["depth"] == 1
 
 
 def test_mnasnet_reward() -> None:

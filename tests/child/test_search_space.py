@@ -104,16 +104,31 @@ def test_depth_chosen_by_the_controller() -> None:
     assert depths == {1, 2, 3}
 
 
-def test_curriculum_caps_the_depth_by_trial_number() -> None:
-    space = CNNSearchSpace(num_layers=7, curriculum=DepthCurriculum(start=2, step=2, every=3))
+def test_curriculum_sets_the_depth_by_trial_number() -> None:
+    space = CNNSearchSpace(num_layers=6, curriculum=DepthCurriculum(start=2, step=2, every=3))
     study = _study()
     depths = []
-    for _ in range(9):
+    for _ in range(10):
         trial = study.ask()
         depths.append(suggest_architecture(trial, space).depth)
+        assert NUM_LAYERS_PARAM not in trial.params  # the curriculum decides, not the controller
         study.tell(trial, 0.0)
-    assert depths == [2, 2, 2, 4, 4, 4, 6, 6, 6]
-    assert DepthCurriculum().max_depth(1600) == 8  # the paper: 6 layers, +2 every 1,600
+    assert depths == [2, 2, 2, 4, 4, 4, 6, 6, 6, 6]  # capped at num_layers, the final depth
+    assert DepthCurriculum().depth(1600) == 8  # the paper: 6 layers, +2 every 1,600
+
+
+def test_curriculum_refuses_a_depth_decision() -> None:
+    # A chosen depth that the curriculum then clips would reward a depth that was not built.
+    with pytest.raises(ValueError, match="a curriculum sets the depth, so num_layers must be one"):
+        CNNSearchSpace(num_layers=(2, 4, 6), curriculum=DepthCurriculum(start=2))
+
+
+def test_curriculum_scaled_to_a_budget_reaches_the_final_depth() -> None:
+    curriculum = DepthCurriculum.scaled(n_trials=10, start=2, final=6)
+    assert [curriculum.depth(n) for n in (0, 3, 4, 7, 8, 9)] == [2, 2, 4, 4, 6, 6]
+    assert DepthCurriculum.scaled(n_trials=5, start=6, final=6).depth(4) == 6
+    with pytest.raises(ValueError, match="final must be >= start=6, but got 4."):
+        DepthCurriculum.scaled(n_trials=5, start=6, final=4)
 
 
 def test_without_skip_decisions_layers_form_a_chain() -> None:
@@ -130,6 +145,7 @@ def test_without_skip_decisions_layers_form_a_chain() -> None:
         (dict(strides=(1, 1)), "strides must not repeat a choice"),
         (dict(activations=("relu", "swish")), "activations must be among"),
         (dict(num_layers=0), "num_layers must hold positive integers, but got 0."),
+        (dict(num_layers=True), "num_layers must hold positive integers, but got True."),
     ],
 )
 def test_search_space_validation(kwargs, message) -> None:
