@@ -40,7 +40,8 @@ def normal_scores(values: np.ndarray) -> np.ndarray:
         if e - s > 1:
             ranks[order[s:e]] = (s + 1 + e) / 2.0
     quantiles = torch.as_tensor((ranks - 0.5) / n, dtype=torch.float64)
-    return torch.special.ndtri(quantiles).numpy()
+    scores: np.ndarray = torch.special.ndtri(quantiles).numpy()
+    return scores
 
 
 @one_thread_here()
@@ -62,7 +63,8 @@ def log_expected_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> 
             - _LOG_SQRT_2PI
             + torch.log1p(_SQRT_HALF_PI * zs * torch.special.erfcx(-_SQRT_HALF * zs))
         )
-    return (out + sigma.log()).numpy()
+    log_ei: np.ndarray = (out + sigma.log()).numpy()
+    return log_ei
 
 
 def log_augmented_expected_improvement(

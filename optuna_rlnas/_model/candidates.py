@@ -9,7 +9,6 @@ decision they cannot tell stops there (its trial draws the rest step by step).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +85,9 @@ def draw(policy: PolicySnapshot, paths: Paths, n: int, rng: np.random.RandomStat
             previous[rows] = action_embedding[drawn]
             step_ids[rows] = known.setdefault(decision, len(known))
             step_actions[rows] = drawn
-            node[rows] = paths.child(u, decision)
+            child = paths.child(u, decision)
+            assert child is not None  # the paths' rule names a decision some child took
+            node[rows] = child
         ids.append(step_ids)
         actions.append(step_actions)
     shape = (n, len(ids))
@@ -107,7 +108,7 @@ def _next_decisions(
 ) -> dict[tuple[int, Decision], np.ndarray]:
     """The next decision of each live candidate, grouped by (node, decision); candidates that
     end or cannot tell stop (``alive`` and ``complete`` are updated in place)."""
-    groups: dict[tuple[int, Hashable], np.ndarray] = {}
+    groups: dict[tuple[int, Decision], np.ndarray] = {}
     index = np.flatnonzero(alive)
     nodes = node[index]
     for u in dict.fromkeys(nodes.tolist()):  # each node once, in a fixed order
@@ -129,6 +130,7 @@ def _next_decisions(
                 alive[rows] = False
                 complete[rows] = decision == END
             else:
+                assert isinstance(decision, Decision)  # the paths hold the children's decisions
                 groups[(u, decision)] = np.sort(rows)
     return groups
 
@@ -184,7 +186,8 @@ def _draw(
     cdf = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
     u = rng.random_sample(len(rows)) * cdf[:, -1]
     # Inverse CDF, as Rollout.step: the first action whose cumulative mass exceeds u.
-    return np.minimum((cdf <= u[:, None]).sum(axis=1), decision.n_actions - 1)
+    drawn: np.ndarray = np.minimum((cdf <= u[:, None]).sum(axis=1), decision.n_actions - 1)
+    return drawn
 
 
 def _matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -80,7 +80,8 @@ class Hyperparameters:
         if len(theta) < n_blocks:
             fill = float(np.median(theta)) if len(theta) else 1.0 / n_blocks
             theta = np.r_[theta, np.full(n_blocks - len(theta), fill)]
-        return theta[groups] * scales
+        weights: np.ndarray = theta[groups] * scales
+        return weights
 
 
 def sq_distances(a: torch.Tensor, b: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -249,7 +250,7 @@ class Posterior:
     def _solve_lower(self, rhs: torch.Tensor) -> torch.Tensor:
         """L^-1 rhs, by blocks: x_0 = L_0^-1 r_0, x_1 = C^-1 (r_1 - B x_0)."""
         n0 = len(self._base)
-        x0 = torch.linalg.solve_triangular(self._base, rhs[:n0], upper=False)
+        x0: torch.Tensor = torch.linalg.solve_triangular(self._base, rhs[:n0], upper=False)
         if self.n == n0:
             return x0
         x1 = torch.linalg.solve_triangular(self._corner, rhs[n0:] - self._rows @ x0, upper=False)
@@ -259,7 +260,8 @@ class Posterior:
         """L^-T rhs, by blocks: x_1 = C^-T r_1, x_0 = L_0^-T (r_0 - B^T x_1)."""
         n0 = len(self._base)
         if self.n == n0:
-            return torch.linalg.solve_triangular(self._base.T, rhs, upper=True)
+            x: torch.Tensor = torch.linalg.solve_triangular(self._base.T, rhs, upper=True)
+            return x
         x1 = torch.linalg.solve_triangular(self._corner.T, rhs[n0:], upper=True)
         x0 = torch.linalg.solve_triangular(self._base.T, rhs[:n0] - self._rows.T @ x1, upper=True)
         return torch.cat([x0, x1])

@@ -17,8 +17,11 @@ from collections import Counter
 from collections import defaultdict
 from collections.abc import Hashable
 from collections.abc import Sequence
+from typing import Any
 
 END = "<end>"  # the child took no further decision
+# ("same", decision) or ("by", step, {action: decision}): how the next decision is told.
+Rule = tuple[Any, ...]
 _ROOT = 0
 
 
@@ -41,11 +44,11 @@ class Paths:
         self._children: list[dict[Hashable, int]] = [{}]
         # Per node: how often each decision came next, and (child, next decision) for the
         # children that passed there; a child's actions are kept once, in _actions.
-        self._nexts: list[Counter] = [Counter()]
+        self._nexts: list[Counter[Hashable]] = [Counter()]
         self._seen: list[list[tuple[int, Hashable]]] = [[]]
         self._actions: list[tuple[int, ...]] = []
         self._depth: list[int] = [0]
-        self._rules: dict[int, tuple] = {}  # branching node -> ("by", step, table)
+        self._rules: dict[int, Rule] = {}  # branching node -> ("by", step, table)
 
     def add(self, decisions: Sequence[Hashable], actions: Sequence[int]) -> None:
         """Record one finished child's path."""
@@ -84,16 +87,18 @@ class Paths:
         if rule is None:
             return None
         if rule[0] == "same":
-            return rule[1]
+            same: Hashable = rule[1]
+            return same
         _, step, table = rule
-        return table.get(actions[step])
+        decision: Hashable | None = table.get(actions[step])
+        return decision
 
-    def rule(self, node: int) -> tuple | None:
+    def rule(self, node: int) -> Rule | None:
         """How :meth:`next` decides at ``node``: ``("same", decision)``, ``("by", step,
         {action: decision})``, or ``None`` (no child passed there)."""
         return self._rule(node)
 
-    def _rule(self, node: int) -> tuple | None:
+    def _rule(self, node: int) -> Rule | None:
         nexts = self._nexts[node]
         if len(nexts) <= 1:  # a static space: every node
             return ("same", next(iter(nexts))) if nexts else None
@@ -104,15 +109,15 @@ class Paths:
         return rule
 
     @staticmethod
-    def _best_step(seen: list[tuple[tuple[int, ...], Hashable]], depth: int) -> tuple:
+    def _best_step(seen: list[tuple[tuple[int, ...], Hashable]], depth: int) -> Rule:
         """The step whose action predicts the next decision for most children (the latest
         step among equals: a conditional usually follows the decision it depends on)."""
         if depth == 0:  # no step to tell them apart: the most frequent first decision
             return ("same", Counter(d for _, d in seen).most_common(1)[0][0])
-        best: tuple | None = None
+        best: Rule | None = None
         best_score = -1
         for step in range(depth - 1, -1, -1):
-            by_action: dict[int, Counter] = defaultdict(Counter)
+            by_action: dict[int, Counter[Hashable]] = defaultdict(Counter)
             for actions, decision in seen:
                 by_action[actions[step]][decision] += 1
             score = sum(c.most_common(1)[0][1] for c in by_action.values())
