@@ -40,6 +40,7 @@ from optuna_rlnas._policy import PolicySnapshot
 from optuna_rlnas._reinforce import Reinforce
 
 RewardFn = Callable[[Any], float]
+Observer = Callable[[int, Child, float], None]  # (trial number, child, reward)
 _MAX_OWN = 1024  # children of this process's trials kept for the learner; older ones are replayed
 
 
@@ -102,6 +103,8 @@ class Learner:
         reward_fn: Value -> reward, larger is better; ``None``: the value in the study's
             direction.
         consider_pruned_trials: PRUNED trials teach with their last intermediate value.
+        observer: Also told of every consumed reward, in consumption order (the reward model
+            of the model-guided controller learns from the same rewards as the controller).
     """
 
     def __init__(
@@ -112,6 +115,7 @@ class Learner:
         *,
         reward_fn: RewardFn | None,
         consider_pruned_trials: bool,
+        observer: Observer | None = None,
     ) -> None:
         self.controller = controller
         self.trainer = Reinforce(controller, config)
@@ -119,6 +123,7 @@ class Learner:
         self.ledger = Ledger()
         self.reward_fn = reward_fn
         self._consider_pruned_trials = consider_pruned_trials
+        self._observer = observer
         self._pending: list[_Pending] = []
         self._history: list[RewardRecord] = []
         self._own: dict[int, tuple[Child, float | None]] = {}  # trial id -> child, log_prob
@@ -184,6 +189,8 @@ class Learner:
             self._own.pop(_private.trial_id(trial), None)
             if reward is not None and child is not None:
                 self._pending.append(_Pending(trial.number, child[0], reward, child[1]))
+                if self._observer is not None:
+                    self._observer(trial.number, child[0], reward)
         m = self.trainer.config.trials_per_update
         while len(self._pending) >= m:
             batch = self._pending[:m]

@@ -32,6 +32,11 @@ def trial_by_number(study: Study, number: int) -> FrozenTrial:
     )
 
 
+def has_fixed_params(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` has parameters fixed before it started (enqueued, retried)."""
+    return "fixed_params" in trial.system_attrs
+
+
 def trial_id(trial: FrozenTrial) -> int:
     return trial._trial_id
 

@@ -154,7 +154,10 @@ class Reinforce:
         if best:
             # Priority-queue training: raise the likelihood of the best children so far.
             loss = loss - cfg.priority_queue_weight * all_log_prob[len(children) :].mean()
-        if loss.requires_grad:  # not when no step of the batch was drawn (and no queue)
+        # A batch with no drawn step (every child fed: picked by the reward model, enqueued, a
+        # startup trial) and no queue has no term: its loss is a constant that still carries a
+        # graph, whose zero gradients would let Adam's momentum alone move the LSTM.
+        if best or any(True in child.drawn for child in children):
             self.controller.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step(touched_rows(self.controller, batch))
