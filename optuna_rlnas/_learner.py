@@ -178,7 +178,7 @@ class Learner:
     # ------------------------------------------------------------------ consumption
     def learn(self, study: Study, before: int | None = None) -> None:
         """Consume the finished trials not consumed yet; one update per full batch."""
-        read = []
+        read: list[tuple[FrozenTrial, float | None, tuple[Child, float | None] | None]] = []
         for trial in self.ledger.unconsumed(study, before):
             earlier = tuple(r for _, r, c in read if r is not None and c is not None)
             # may raise (a user's reward_fn): nothing consumed

@@ -115,7 +115,9 @@ class RLNASSampler(BaseSampler):
             raise ValueError(f"n_startup_trials must be an int >= 0, but got {n_startup_trials!r}.")
         if model is not None and not isinstance(model, ModelConfig):
             raise TypeError(f"model must be a ModelConfig or None, but got {model!r}.")
-        self._seed = int(seed if seed is not None else np.random.SeedSequence().entropy % 2**32)
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])  # from the OS's entropy
+        self._seed = int(seed)
         self._rng = _private.lazy_random_state(self._seed)
         self._controller = Controller(controller or ControllerConfig(), seed=self._seed)
         self._encoder = Encoder(n_bins)
@@ -339,7 +341,10 @@ class RLNASSampler(BaseSampler):
     def _replay(self, trial: FrozenTrial) -> tuple[tuple[Decision, ...], tuple[int, ...]] | None:
         """(decisions, actions) of a finished trial, as the controller scores them."""
         replayed = self._encoder.replay(trial)
-        return None if replayed is None else replayed[0].child()[:2]  # type: ignore[return-value]
+        if replayed is None:
+            return None
+        child = replayed[0].child()
+        return child.decisions, child.actions
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:
