@@ -11,9 +11,11 @@ from optuna_rlnas._config import UpdateConfig
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._decision import Decision
 from optuna_rlnas._learner import paper_reward
+from optuna_rlnas._model import ModelConfig
 from optuna_rlnas._naming import layer_param
 from optuna_rlnas._naming import parse_param_name
 from optuna_rlnas._naming import skip_param
+from optuna_rlnas._recommend import recommended_trial
 from optuna_rlnas._reinforce import Reinforce
 from optuna_rlnas._sampler import RLNASSampler
 
@@ -23,12 +25,14 @@ __all__ = [
     "Controller",
     "ControllerConfig",
     "Decision",
+    "ModelConfig",
     "RLNASSampler",
     "Reinforce",
     "UpdateConfig",
     "layer_param",
     "paper_reward",
     "parse_param_name",
+    "recommended_trial",
     "skip_param",
     "__version__",
 ]

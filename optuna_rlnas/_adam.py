@@ -29,6 +29,19 @@ class _State:
     exp_avg_sq: torch.Tensor
     steps: int | torch.Tensor  # one count for a tensor, one per row for a table
 
+    def row_steps(self) -> torch.Tensor:
+        """A table's step counts, one per row."""
+        if not isinstance(self.steps, torch.Tensor):
+            raise ValueError("a tensor stepped whole cannot be stepped by rows.")
+        return self.steps
+
+    def count_step(self) -> int:
+        """Count one step of a tensor stepped whole, and return the new count."""
+        if isinstance(self.steps, torch.Tensor):
+            raise ValueError("a table stepped by rows cannot be stepped whole.")
+        self.steps += 1
+        return self.steps
+
 
 class RowAdam:
     """Adam (Kingma & Ba 2015, Algorithm 1; torch's defaults) with lazy per-row tables.
@@ -54,42 +67,48 @@ class RowAdam:
     def step(self, rows: Mapping[str, torch.Tensor]) -> None:
         """One step. ``rows``: for each table (by parameter name), the indices of the rows to
         move; those rows only are moved. Parameters not named are stepped whole."""
-        dense, tables = [], []
+        # (parameter, its gradient, its state[, the rows to move])
+        dense: list[tuple[torch.Tensor, torch.Tensor, _State]] = []
+        tables: list[tuple[torch.Tensor, torch.Tensor, _State, torch.Tensor]] = []
         for name, p in self.module.named_parameters():
             if name in rows:
                 if len(rows[name]):
-                    tables.append((p, self._state(name, p, per_row=True), rows[name]))
+                    if p.grad is None:
+                        raise ValueError(f"rows name {name!r}, but it has no gradient.")
+                    tables.append((p, p.grad, self._state(name, p, per_row=True), rows[name]))
             elif p.grad is not None:
-                dense.append((p, self._state(name, p, per_row=False)))
+                dense.append((p, p.grad, self._state(name, p, per_row=False)))
         if tables:
             self._step_rows(tables)
         if dense:
             self._step_dense(dense)
 
-    def _step_rows(self, tables: list[tuple[torch.Tensor, _State, torch.Tensor]]) -> None:
-        for p, state, index in tables:
-            arrays = [p.detach(), p.grad, state.exp_avg, state.exp_avg_sq, state.steps, index]
+    def _step_rows(
+        self, tables: list[tuple[torch.Tensor, torch.Tensor, _State, torch.Tensor]]
+    ) -> None:
+        for p, grad, state, index in tables:
+            arrays = (p.detach(), grad, state.exp_avg, state.exp_avg_sq, state.row_steps(), index)
             if p.device.type == "cpu":
                 # Views of the same memory: a few numpy calls on a handful of rows cost less
                 # than torch's dispatch (the controller's tables are small).
-                arrays = [a.numpy() for a in arrays]
-            _adam_rows(*arrays, lr=self.lr, betas=self.betas, eps=self.eps)
+                _adam_rows(*(a.numpy() for a in arrays), lr=self.lr, betas=self.betas, eps=self.eps)
+            else:
+                _adam_rows(*arrays, lr=self.lr, betas=self.betas, eps=self.eps)
 
-    def _step_dense(self, dense: list[tuple[torch.Tensor, _State]]) -> None:
+    def _step_dense(self, dense: list[tuple[torch.Tensor, torch.Tensor, _State]]) -> None:
         beta1, beta2 = self.betas
-        params = [p for p, _ in dense]
-        grads = [p.grad for p in params]
-        exp_avgs = [s.exp_avg for _, s in dense]
-        exp_avg_sqs = [s.exp_avg_sq for _, s in dense]
+        params = [p for p, _, _ in dense]
+        grads = [g for _, g, _ in dense]
+        exp_avgs = [s.exp_avg for _, _, s in dense]
+        exp_avg_sqs = [s.exp_avg_sq for _, _, s in dense]
         torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
         torch._foreach_mul_(exp_avg_sqs, beta2)
         torch._foreach_addcmul_(exp_avg_sqs, grads, grads, value=1 - beta2)
-        for _, s in dense:
-            s.steps += 1
+        steps = [s.count_step() for _, _, s in dense]
         denoms = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_div_(denoms, [(1 - beta2**s.steps) ** 0.5 for _, s in dense])
+        torch._foreach_div_(denoms, [(1 - beta2**t) ** 0.5 for t in steps])
         torch._foreach_add_(denoms, self.eps)
-        step_sizes = [-self.lr / (1 - beta1**s.steps) for _, s in dense]
+        step_sizes = [-self.lr / (1 - beta1**t) for t in steps]
         torch._foreach_addcdiv_(params, exp_avgs, denoms, step_sizes)
 
     def _state(self, name: str, p: torch.Tensor, per_row: bool) -> _State:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
+from typing import Any
 from typing import NamedTuple
 
 import numpy as np
@@ -36,7 +37,11 @@ from optuna_rlnas._decision import Child
 from optuna_rlnas._decision import Decision
 
 TABLES = ("decision_embedding", "action_embedding", "head_weight", "head_bias")
-ChildLike = Child | tuple  # (decisions, actions) or (decisions, actions, drawn)
+# (decisions, actions) or (decisions, actions, drawn)
+ChildLike = Child | tuple[Sequence[Decision], Sequence[int]] | tuple[Any, ...]
+
+
+_State = tuple[torch.Tensor, torch.Tensor]  # the LSTM's (h, c)
 
 
 class Batch(NamedTuple):
@@ -44,7 +49,7 @@ class Batch(NamedTuple):
     index of each step (-1: padding), its action, its skip source (-1: none), drawn or not;
     and, per child, the head index of each step as a list and the child."""
 
-    index: torch.Tensor
+    head: torch.Tensor
     action: torch.Tensor
     source: torch.Tensor
     drawn: torch.Tensor
@@ -187,8 +192,12 @@ class Controller(nn.Module):
         return self._shape_logits(logit)
 
     def _next(
-        self, decision: Decision, previous: torch.Tensor, state: tuple | None, outputs: list
-    ) -> tuple[torch.Tensor, tuple, torch.Tensor]:
+        self,
+        decision: Decision,
+        previous: torch.Tensor,
+        state: _State | None,
+        outputs: list[torch.Tensor],
+    ) -> tuple[torch.Tensor, _State, torch.Tensor]:
         """One step: (log-probabilities of ``decision``'s actions, LSTM state, output h)."""
         index = self.register(decision)
         x = previous + self.decision_embedding[index]  # previous action + "which decision now"
@@ -207,8 +216,11 @@ class Controller(nn.Module):
         self, decisions: Sequence[Decision], rng: np.random.RandomState
     ) -> tuple[list[int], float, float]:
         """Draw one action per decision: ``(actions, log_prob, entropy)`` of the sequence."""
-        actions, log_prob, entropy = [], 0.0, 0.0
-        previous, state, outputs = self.start, None, []  # the first step reads a learned input
+        actions: list[int] = []
+        log_prob, entropy = 0.0, 0.0
+        outputs: list[torch.Tensor] = []
+        previous: torch.Tensor = self.start  # the first step reads a learned input
+        state: _State | None = None
         for decision in decisions:
             log_probs, state, h = self._next(decision, previous, state, outputs)
             cdf = log_probs.exp().cumsum(0)  # inverse-CDF draw from the caller's generator
@@ -226,7 +238,10 @@ class Controller(nn.Module):
         self, decisions: Sequence[Decision], actions: Sequence[int]
     ) -> list[list[float]]:
         """Per step, the probability of each action given the earlier ``actions`` (forced)."""
-        probs, previous, state, outputs = [], self.start, None, []
+        probs: list[list[float]] = []
+        outputs: list[torch.Tensor] = []
+        previous: torch.Tensor = self.start
+        state: _State | None = None
         for decision, action in zip(decisions, actions):
             log_probs, state, h = self._next(decision, previous, state, outputs)
             probs.append(log_probs.exp().tolist())

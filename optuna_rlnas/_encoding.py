@@ -60,6 +60,7 @@ class Encoder:
         # (docs/decisions.md).
         self._maps: dict[str, list[tuple[BaseDistribution, str, ActionMap]]] = {}
         self._layers: dict[str, LayerName | None] = {}
+        self._ordered: dict[str, bool] = {}  # key -> its actions are ordered (not a categorical)
         self._decisions: dict[tuple[str, int, int | None], Decision] = {}
 
     def action_map(self, name: str, distribution: BaseDistribution) -> tuple[str, ActionMap]:
@@ -78,7 +79,13 @@ class Encoder:
         key = name if not variants else f"{name}#{distribution!r}"
         actions = ActionMap(distribution, self.n_bins)
         variants.append((distribution, key, actions))
+        self._ordered[key] = not isinstance(distribution, CategoricalDistribution)
         return key, actions
+
+    def ordered(self, key: str) -> bool:
+        """Whether the actions of the decision ``key`` are ordered (an integer or a float's grid
+        or bins) rather than unordered choices (a categorical)."""
+        return self._ordered[key]
 
     def layer(self, name: str) -> LayerName | None:
         if name not in self._layers:
@@ -133,8 +140,9 @@ class Encoder:
             sequence.append(step, action, drawn=record is not None and record.drawn[t])
         if not sequence.decisions:
             return None
-        trusted = record is not None and record.n_actions is not None
-        return sequence, record.log_prob if trusted else None
+        if record is None or record.n_actions is None:  # no log-probability to trust
+            return sequence, None
+        return sequence, record.log_prob
 
 
 class TrialSequence:

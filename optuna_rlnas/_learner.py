@@ -7,6 +7,12 @@ memory), and every ``trials_per_update`` rewards make one REINFORCE update (``_r
 Consumption is all or nothing: if a reward cannot be computed (a ``reward_fn`` that raises),
 no trial of the read is consumed and the next read retries them.
 
+An infeasible child (a constraint of ``trial.set_constraint`` above 0, COMPLETE or PRUNED) teaches
+the lowest reward taught so far: worse than every feasible child seen, on the rewards' own scale,
+as Optuna's constrained samplers rank infeasible trials below feasible ones. Before any reward
+it teaches nothing (there is no scale yet). The constraint's amount is not used: REINFORCE needs
+only that the child be discouraged, and "how infeasible" has no meaning on the reward's scale.
+
 The learner keeps, for every consumed reward, the baseline its advantage was measured against
 (:attr:`Learner.history`): the one copy of the baseline that the dashboard reads. A replay
 rebuilds it exactly, as it rebuilds the policy.
@@ -34,6 +40,7 @@ from optuna_rlnas._policy import PolicySnapshot
 from optuna_rlnas._reinforce import Reinforce
 
 RewardFn = Callable[[Any], float]
+Observer = Callable[[int, Child, float], None]  # (trial number, child, reward)
 _MAX_OWN = 1024  # children of this process's trials kept for the learner; older ones are replayed
 
 
@@ -81,6 +88,11 @@ class _Pending(NamedTuple):
     old_log_prob: float | None
 
 
+def _infeasible(trial: FrozenTrial) -> bool:
+    # Optuna's rule: feasible when every constraint value is zero or less.
+    return any(value > 0 for value in trial.constraints.values())
+
+
 class Learner:
     """Turns finished trials into REINFORCE updates of ``controller``.
 
@@ -91,6 +103,8 @@ class Learner:
         reward_fn: Value -> reward, larger is better; ``None``: the value in the study's
             direction.
         consider_pruned_trials: PRUNED trials teach with their last intermediate value.
+        observer: Also told of every consumed reward, in consumption order (the reward model
+            of the model-guided controller learns from the same rewards as the controller).
     """
 
     def __init__(
@@ -101,6 +115,7 @@ class Learner:
         *,
         reward_fn: RewardFn | None,
         consider_pruned_trials: bool,
+        observer: Observer | None = None,
     ) -> None:
         self.controller = controller
         self.trainer = Reinforce(controller, config)
@@ -108,6 +123,7 @@ class Learner:
         self.ledger = Ledger()
         self.reward_fn = reward_fn
         self._consider_pruned_trials = consider_pruned_trials
+        self._observer = observer
         self._pending: list[_Pending] = []
         self._history: list[RewardRecord] = []
         self._own: dict[int, tuple[Child, float | None]] = {}  # trial id -> child, log_prob
@@ -130,8 +146,16 @@ class Learner:
                 "reward_fn=None to follow the study's direction."
             )
 
-    def reward(self, study: Study, trial: FrozenTrial) -> float | None:
-        """The reward ``trial`` teaches, or ``None`` if it teaches nothing (see RLNASSampler)."""
+    def reward(
+        self, study: Study, trial: FrozenTrial, earlier: tuple[float, ...] = ()
+    ) -> float | None:
+        """The reward ``trial`` teaches, or ``None`` if it teaches nothing (see RLNASSampler).
+        ``earlier``: rewards read before this one and not consumed yet (an infeasible child
+        teaches the lowest of all rewards before it)."""
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED) and _infeasible(trial):
+            taught = [r.reward for r in self._history] + [p.reward for p in self._pending]
+            taught += earlier
+            return min(taught) if taught else None
         if trial.state == TrialState.COMPLETE:
             values: list[float] | None = trial.values
         elif trial.state == TrialState.PRUNED and self._consider_pruned_trials:
@@ -154,15 +178,19 @@ class Learner:
     # ------------------------------------------------------------------ consumption
     def learn(self, study: Study, before: int | None = None) -> None:
         """Consume the finished trials not consumed yet; one update per full batch."""
-        read = []
+        read: list[tuple[FrozenTrial, float | None, tuple[Child, float | None] | None]] = []
         for trial in self.ledger.unconsumed(study, before):
-            reward = self.reward(study, trial)  # may raise (a user's reward_fn): nothing consumed
+            earlier = tuple(r for _, r, c in read if r is not None and c is not None)
+            # may raise (a user's reward_fn): nothing consumed
+            reward = self.reward(study, trial, earlier)
             read.append((trial, reward, None if reward is None else self._child(trial)))
         for trial, reward, child in read:
             self.ledger.consume(trial.number)
             self._own.pop(_private.trial_id(trial), None)
             if reward is not None and child is not None:
                 self._pending.append(_Pending(trial.number, child[0], reward, child[1]))
+                if self._observer is not None:
+                    self._observer(trial.number, child[0], reward)
         m = self.trainer.config.trials_per_update
         while len(self._pending) >= m:
             batch = self._pending[:m]

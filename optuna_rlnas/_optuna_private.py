@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 from typing import Any
+from typing import cast
 
 from optuna import Study
+from optuna._typing import JSONSerializable
 from optuna.storages import RDBStorage
 from optuna.trial import BaseTrial
 from optuna.trial import FixedTrial
 from optuna.trial import FrozenTrial
 from optuna.trial import Trial
 from optuna.trial import TrialState
+
+if TYPE_CHECKING:
+    from optuna.samplers._lazy_random_state import LazyRandomState
 
 
 def all_trials(study: Study) -> list[FrozenTrial]:
@@ -30,11 +36,18 @@ def trial_by_number(study: Study, number: int) -> FrozenTrial:
     )
 
 
+def has_fixed_params(trial: FrozenTrial) -> bool:
+    """Whether ``trial`` has parameters fixed before it started (enqueued, retried)."""
+    return "fixed_params" in trial.system_attrs
+
+
 def trial_id(trial: FrozenTrial) -> int:
     return trial._trial_id
 
 
-def set_trial_system_attr(study: Study, trial: FrozenTrial, key: str, value: object) -> None:
+def set_trial_system_attr(
+    study: Study, trial: FrozenTrial, key: str, value: JSONSerializable
+) -> None:
     study._storage.set_trial_system_attr(trial._trial_id, key, value)
 
 
@@ -51,7 +64,7 @@ def is_multi_objective(study: Study) -> bool:
     return study._is_multi_objective()
 
 
-def lazy_random_state(seed: int):  # -> optuna.samplers._lazy_random_state.LazyRandomState
+def lazy_random_state(seed: int) -> LazyRandomState:
     """Optuna's own seeded generator wrapper, which its sampler tests recognise."""
     from optuna.samplers._lazy_random_state import LazyRandomState
 
@@ -67,7 +80,7 @@ def forget_cached_trials(study: Study) -> None:
     study._thread_local.cached_all_trials = None
 
 
-def set_study_system_attr(study: Study, key: str, value: object) -> None:
+def set_study_system_attr(study: Study, key: str, value: JSONSerializable) -> None:
     study._storage.set_study_system_attr(study._study_id, key, value)
 
 
@@ -75,7 +88,7 @@ def study_system_attrs(study: Study) -> dict[str, object]:
     return study._storage.get_study_system_attrs(study._study_id)
 
 
-def _rdb_storage(study: Study):  # -> optuna.storages.RDBStorage
+def _rdb_storage(study: Study) -> RDBStorage:
     storage = study._storage
     storage = getattr(storage, "_backend", storage)  # unwrap Optuna's _CachedStorage
     if not isinstance(storage, RDBStorage):
@@ -126,7 +139,7 @@ def running_heartbeat_ages(study: Study) -> dict[int, float | None]:
 
     session = _rdb_storage(study).scoped_session()
     try:
-        now = session.execute(sqlalchemy.func.now()).scalar().replace(tzinfo=None)
+        now = session.execute(sqlalchemy.func.now()).scalar_one().replace(tzinfo=None)
         running = (
             session.query(models.TrialModel)
             .options(orm.selectinload(models.TrialModel.heartbeats))
@@ -134,8 +147,10 @@ def running_heartbeat_ages(study: Study) -> dict[int, float | None]:
             .filter(models.TrialModel.study_id == study._study_id)
             .all()
         )
+        # Optuna's models declare plain Column attributes (no Mapped[...]), which type
+        # checkers read as the Column itself rather than the loaded value.
         return {
-            trial.number: (
+            cast(int, trial.number): (
                 (now - trial.heartbeats[0].heartbeat).total_seconds() if trial.heartbeats else None
             )
             for trial in running

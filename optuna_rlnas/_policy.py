@@ -16,6 +16,7 @@ This module imports the controller; the controller never imports it.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ import torch
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._decision import Decision
 
+# What Rollout._policy computes for a step: the decision, logits, exp(logits), its cumulative
+# sum, h and c per LSTM layer, the decision's rows of the tables.
+_Step = tuple[Decision, np.ndarray, np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray], Any]
 _ONE = np.ones(1, dtype=np.float32)  # appended to [x; h] so that the bias rides in the gate matrix
 
 
@@ -118,14 +122,15 @@ class Rollout:
         self._c = [np.zeros(hidden, dtype=np.float32) for _ in range(layers)]
         self._outputs: list[np.ndarray] = []
         self._input: np.ndarray = snapshot.start  # Sec. 3.1: the first step reads a learned input
-        self._pending: tuple | None = None  # what _policy computed for the next decision
+        self._pending: _Step | None = None  # what _policy computed for the next decision
 
     def distribution(self, decision: Decision) -> np.ndarray:
         """Probabilities of ``decision``'s actions at the current step."""
         _, _, unnormalised, cdf, _, _, _ = self._policy(decision)
-        return unnormalised / cdf[-1]
+        probabilities: np.ndarray = unnormalised / cdf[-1]
+        return probabilities
 
-    def _policy(self, decision: Decision) -> tuple:
+    def _policy(self, decision: Decision) -> _Step:
         """(decision, logits, exp(logits), its cumulative sum, h per layer, c per layer, rows)
         of this step."""
         if self._pending is not None and self._pending[0] == decision:
@@ -140,13 +145,15 @@ class Rollout:
         embedding, _, head_w, head_b = rows
         x = self._input + embedding  # the last action's embedding + "which decision now"
         hidden = len(x)
-        hs, cs = [], []
+        hs: list[np.ndarray] = []
+        cs: list[np.ndarray] = []
         for weight, h, c in zip(w.layers, self._h, self._c):
             z = np.tanh(weight.dot(np.concatenate((x, h, _ONE))))
             s = 0.5 * z + 0.5  # the sigmoids of i, f and o; g is z's third quarter
             c = s[hidden : 2 * hidden] * c + s[:hidden] * z[2 * hidden : 3 * hidden]
             x = h = s[3 * hidden :] * np.tanh(c)
-            hs.append(h), cs.append(c)
+            hs.append(h)
+            cs.append(c)
         if decision.skip_source is not None:
             # Sec. 3.3: P(j -> i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i)).
             h_source = self._outputs[decision.skip_source]

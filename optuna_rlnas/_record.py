@@ -14,6 +14,16 @@ The record is a trial system attribute, JSON (never pickle)::
      "update": 12,                 # the controller's update count when the trial started
      "startup": false}             # sampled by the independent sampler (n_startup_trials)
 
+A trial whose child the reward model picked (the model-guided controller) also has::
+
+     "planned": ["layer_0/width"], # the steps the model set (fed to the controller, not drawn)
+     "model": {"mean": 0.8, "sd": 0.3, "candidates": 240, "reevaluates": null}
+
+``model`` is the model's prediction for the child in normal-score units (``null``: not scored),
+the number of distinct new candidates it screened, and the number of the trial whose child it
+evaluates again (``null`` for a new child). Neither is read back by the replay: a planned step
+is a step not drawn, like any other.
+
 ``n_actions`` ties the actions to an encoding: a numeric distribution's actions depend on the
 sampler's ``n_bins``, so a record whose counts differ from the reader's encoding was made with
 another ``n_bins`` and its actions mean other values. Records written before ``n_actions`` was
@@ -25,6 +35,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+from typing import TypeGuard
+from typing import TypeVar
 
 from optuna.trial import FrozenTrial
 
@@ -43,9 +55,11 @@ class TrialRecord:
     entropy: float
     update: int
     startup: bool = False
+    planned: tuple[str, ...] = ()
+    model: dict[str, Any] | None = None  # None: the model did not pick this child
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "decisions": list(self.decisions),
             "actions": list(self.actions),
             "n_actions": None if self.n_actions is None else list(self.n_actions),
@@ -55,6 +69,9 @@ class TrialRecord:
             "update": self.update,
             "startup": self.startup,
         }
+        if self.model is not None:
+            out["planned"], out["model"] = list(self.planned), dict(self.model)
+        return out
 
     @classmethod
     def from_json(cls, data: object) -> TrialRecord | None:
@@ -82,6 +99,11 @@ class TrialRecord:
         update, startup = data.get("update"), data.get("startup", False)
         if not (_number(log_prob) and _number(entropy) and isinstance(update, int)):
             return None
+        planned, model = data.get("planned", []), data.get("model")
+        if not (_list_of(planned, str) and set(planned) <= set(decisions) - set(sampled)):
+            return None
+        if model is not None and not isinstance(model, dict):
+            return None
         drawn = set(sampled)
         return cls(
             decisions=tuple(decisions),
@@ -92,6 +114,8 @@ class TrialRecord:
             entropy=float(entropy),
             update=update,
             startup=bool(startup),
+            planned=tuple(planned),
+            model=model,
         )
 
     @classmethod
@@ -100,11 +124,14 @@ class TrialRecord:
         return cls.from_json(trial.system_attrs.get(TRIAL_KEY))
 
 
-def _list_of(value: object, kind: type) -> bool:
+_T = TypeVar("_T")
+
+
+def _list_of(value: object, kind: type[_T]) -> TypeGuard[list[_T]]:
     return isinstance(value, list) and all(
         isinstance(v, kind) and not (kind is int and isinstance(v, bool)) for v in value
     )
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -92,7 +92,7 @@ class Reinforce:
                 f"{len(children)} children and {len(rewards)} rewards."
             )
         cfg = self.config
-        children = [c if isinstance(c, Child) else Child.of(*c) for c in children]
+        batch = [c if isinstance(c, Child) else Child.of(*c) for c in children]
         reward = torch.tensor(rewards, dtype=torch.float32)
         if self.baseline is None:
             self.baseline = float(reward.mean())
@@ -109,7 +109,7 @@ class Reinforce:
 
         for _ in range(cfg.ppo_epochs):
             with one_thread_here():  # tiny tensors; and only this thread (see _openmp.py)
-                loss, entropy = self._step(children, advantage, old)
+                loss, entropy = self._step(batch, advantage, old)
 
         # Moving averages after the step: b is the mean of *earlier* rewards (Eq. 2).
         for r in rewards:
@@ -118,7 +118,7 @@ class Reinforce:
             self.reward_var = cfg.baseline_decay * (
                 (self.reward_var or 0.0) + (1 - cfg.baseline_decay) * delta * delta
             )
-        self._push_queue(children, rewards)  # uses n_rewards as a tie-breaker: before the +=
+        self._push_queue(batch, rewards)  # uses n_rewards as a tie-breaker: before the +=
         self.n_updates += 1
         self.n_rewards += len(rewards)
         return {
@@ -148,15 +148,19 @@ class Reinforce:
         else:
             # PPO: clipped ratio; children without a recorded log-prob use ratio 1.
             ratio = torch.exp(log_prob - torch.where(old.isnan(), log_prob.detach(), old))
-            clipped = ratio.clamp(1 - cfg.clip_ratio, 1 + cfg.clip_ratio)
+            eps = cfg.clip_ratio or 0.0  # set whenever old is (see update)
+            clipped = ratio.clamp(1 - eps, 1 + eps)
             policy_loss = -torch.minimum(ratio * advantage, clipped * advantage).mean()
         loss = policy_loss - cfg.entropy_weight * entropy.mean()
         if best:
             # Priority-queue training: raise the likelihood of the best children so far.
             loss = loss - cfg.priority_queue_weight * all_log_prob[len(children) :].mean()
-        if loss.requires_grad:  # not when no step of the batch was drawn (and no queue)
+        # A batch with no drawn step (every child fed: picked by the reward model, enqueued, a
+        # startup trial) and no queue has no term: its loss is a constant that still carries a
+        # graph, whose zero gradients would let Adam's momentum alone move the LSTM.
+        if best or any(True in child.drawn for child in children):
             self.controller.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward is untyped
             self.optimizer.step(touched_rows(self.controller, batch))
             self.controller.mark_changed()
         return loss, entropy

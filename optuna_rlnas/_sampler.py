@@ -2,7 +2,9 @@
 
 The Optuna hooks only. Each ``trial.suggest_*`` is one controller step (``sample_independent``,
 ``_running.py``), conditioned on the trial's earlier actions; before each trial the learner
-consumes the finished trials (``_learner.py``). The map of the code is in docs/how-it-works.md.
+consumes the finished trials (``_learner.py``). By default a reward model screens the
+controller's candidates before each trial (``_guided.py``, ``_model/``). The map of the code is in
+docs/how-it-works.md.
 """
 
 from __future__ import annotations
@@ -25,25 +27,31 @@ from optuna_rlnas._config import UpdateConfig
 from optuna_rlnas._controller import Controller
 from optuna_rlnas._decision import Decision
 from optuna_rlnas._encoding import Encoder
+from optuna_rlnas._guided import Guided
 from optuna_rlnas._learner import Learner
 from optuna_rlnas._learner import RewardFn
 from optuna_rlnas._learner import RewardRecord
 from optuna_rlnas._learner import paper_reward
+from optuna_rlnas._model import ModelConfig
 from optuna_rlnas._record import TRIAL_KEY
 from optuna_rlnas._running import RunningTrial
 
 __all__ = ["RLNASSampler", "TRIAL_KEY"]
 
 _MAX_RUNNING = 1024  # trials that never reach after_trial are dropped past this many
+DEFAULT_MODEL = ModelConfig()  # the model-guided controller (issue 11); None: the controller alone
 
 
 class RLNASSampler(BaseSampler):
     """Neural Architecture Search with reinforcement learning (Zoph & Le, ICLR 2017).
 
     A recurrent controller emits one decision per ``trial.suggest_*`` call and is trained with
-    REINFORCE on the trials' values. Works with any define-by-run objective, conditional spaces
-    and a variable number of layers included. Skip connections named by the convention of
-    :func:`optuna_rlnas.skip_param` go through the paper's attention over anchor points.
+    REINFORCE on the trials' values. By default it is model-guided: before each trial it draws
+    many candidate children and a reward model fitted on the finished trials picks one
+    (``model``); :meth:`paper` is the controller alone, as in the paper. Works with any
+    define-by-run objective, conditional spaces and a variable number of layers included. Skip
+    connections named by the convention of :func:`optuna_rlnas.skip_param` go through the
+    paper's attention over anchor points.
 
     Args:
         seed: Seeds the controller's initial weights and every draw.
@@ -63,6 +71,11 @@ class RLNASSampler(BaseSampler):
             wider ones are this many bins; in [2, 1024] (see ``docs/sampler.md``).
         record_user_attrs: Also write the log-probability and entropy of each trial's drawn
             actions as user attributes (``rlnas:log_prob``, ``rlnas:entropy``).
+        model: The model-guided controller (:class:`ModelConfig`): the controller draws
+            ``n_candidates`` children, those already evaluated are dropped, and a Gaussian
+            process fitted on the finished trials picks the one with the best expected
+            improvement. Its steps are fed to the controller as not drawn (no policy-gradient
+            term). ``None``: the controller alone.
 
     Example:
         >>> import optuna
@@ -88,6 +101,7 @@ class RLNASSampler(BaseSampler):
         independent_sampler: BaseSampler | None = None,
         n_bins: int = 16,
         record_user_attrs: bool = True,
+        model: ModelConfig | None = DEFAULT_MODEL,
     ) -> None:
         if seed is not None and not (isinstance(seed, (int, np.integer)) and 0 <= seed < 2**32):
             raise ValueError(f"seed must be None or an int in [0, 2**32), but got {seed!r}.")
@@ -99,16 +113,22 @@ class RLNASSampler(BaseSampler):
             raise TypeError(f"reward_fn must be callable or None, but got {reward_fn!r}.")
         if not (isinstance(n_startup_trials, int) and n_startup_trials >= 0):
             raise ValueError(f"n_startup_trials must be an int >= 0, but got {n_startup_trials!r}.")
-        self._seed = int(seed if seed is not None else np.random.SeedSequence().entropy % 2**32)
+        if model is not None and not isinstance(model, ModelConfig):
+            raise TypeError(f"model must be a ModelConfig or None, but got {model!r}.")
+        if seed is None:
+            seed = int(np.random.SeedSequence().generate_state(1)[0])  # from the OS's entropy
+        self._seed = int(seed)
         self._rng = _private.lazy_random_state(self._seed)
         self._controller = Controller(controller or ControllerConfig(), seed=self._seed)
         self._encoder = Encoder(n_bins)
+        self._guided = None if model is None else Guided(model, self._seed, self._encoder)
         self._learner = Learner(
             self._controller,
             update or UpdateConfig(),
             self._encoder,
             reward_fn=reward_fn,
             consider_pruned_trials=consider_pruned_trials,
+            observer=None if self._guided is None else self._guided.observe,
         )
         self._n_startup_trials = n_startup_trials
         self._independent_sampler = independent_sampler or RandomSampler(seed=self._seed)
@@ -124,14 +144,23 @@ class RLNASSampler(BaseSampler):
         controller: ControllerConfig | None = None,
         update: UpdateConfig | None = None,
         reward_fn: RewardFn | None = paper_reward,
+        model: ModelConfig | None = None,
         **kwargs: Any,
     ) -> RLNASSampler:
         """Zoph & Le's setting: 2x35 LSTM, init +-0.08, plain softmax, Adam 6e-4, m = 8, reward
-        accuracy cubed (Sec. 4.1), for a maximising study of accuracies in [0, 1]. Any argument
-        of the constructor overrides the paper's; ``reward_fn=None`` follows the direction."""
+        accuracy cubed (Sec. 4.1), for a maximising study of accuracies in [0, 1]; the controller
+        alone, no reward model. Any argument of the constructor overrides the paper's;
+        ``reward_fn=None`` follows the direction."""
         controller = controller or ControllerConfig.paper()
         update = update or UpdateConfig.paper()
-        return cls(seed=seed, controller=controller, update=update, reward_fn=reward_fn, **kwargs)
+        return cls(
+            seed=seed,
+            controller=controller,
+            update=update,
+            reward_fn=reward_fn,
+            model=model,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------ properties
     @property
@@ -146,6 +175,11 @@ class RLNASSampler(BaseSampler):
     @property
     def controller_config(self) -> ControllerConfig:
         return self._controller.config
+
+    @property
+    def model_config(self) -> ModelConfig | None:
+        """The model-guided controller's settings, or ``None`` for the controller alone."""
+        return None if self._guided is None else self._guided.config
 
     @property
     def n_consumed(self) -> int:
@@ -189,6 +223,26 @@ class RLNASSampler(BaseSampler):
         with self._lock:
             self._learner.learn(study)
             return self.n_consumed
+
+    def recommended_trial(self, study: Study) -> FrozenTrial | None:
+        """The trial of the child the reward model recommends, after consuming ``study``.
+
+        Under noise the best observed value is often a lucky evaluation; when the model finds
+        the noise large, the recommendation is the child with the best posterior mean (of its
+        evaluations, the one with the best value), else the best observed trial. Without a
+        model (``model=None``) it is Optuna's ``best_trial``. ``None`` before any reward.
+        """
+        self.consume(study)
+        with self._lock:
+            if self._guided is not None:
+                number = self._guided.recommend()
+                return None if number is None else _private.trial_by_number(study, number)
+            if not self.n_consumed:
+                return None
+        try:
+            return study.best_trial
+        except ValueError:
+            return None
 
     # ------------------------------------------------------------------ BaseSampler
     def reseed_rng(self) -> None:
@@ -265,7 +319,15 @@ class RLNASSampler(BaseSampler):
             # Startup or not is decided once per trial, here: never per suggest.
             startup = self.n_consumed < self._n_startup_trials
             policy = None if startup else self._learner.policy()
-            running = RunningTrial(self._encoder.sequence(), policy, self.n_updates)
+            plan = None
+            if policy is not None and self._guided is not None:
+                # The model picks the child before the first suggest; trials with fixed
+                # parameters (enqueued, retried) are left to the controller.
+                if not _private.has_fixed_params(trial):
+                    plan = self._guided.plan(policy, self._rng.rng)
+            running = RunningTrial(
+                self._encoder.sequence(), policy, self.n_updates, *(plan or (None, None))
+            )
             self._running[key] = running
         return running
 
@@ -279,7 +341,10 @@ class RLNASSampler(BaseSampler):
     def _replay(self, trial: FrozenTrial) -> tuple[tuple[Decision, ...], tuple[int, ...]] | None:
         """(decisions, actions) of a finished trial, as the controller scores them."""
         replayed = self._encoder.replay(trial)
-        return None if replayed is None else replayed[0].child()[:2]  # type: ignore[return-value]
+        if replayed is None:
+            return None
+        child = replayed[0].child()
+        return child.decisions, child.actions
 
     # ------------------------------------------------------------------ pickling
     def __getstate__(self) -> dict[str, Any]:

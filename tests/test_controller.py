@@ -319,6 +319,25 @@ def test_a_head_registered_early_but_used_late_steps_like_a_fresh_one() -> None:
             torch.testing.assert_close(mine, theirs, rtol=0, atol=1e-7)
 
 
+def test_a_batch_with_no_drawn_step_moves_nothing() -> None:
+    # Children fed whole (picked by the reward model, enqueued, startup) teach nothing without a
+    # priority queue: after a real update, such a batch must leave every weight where it was
+    # (Adam's momentum alone would move the LSTM) and take no Adam step.
+    controller = Controller(ControllerConfig(), seed=0)
+    trainer = Reinforce(controller, UpdateConfig(trials_per_update=2, priority_queue_size=0))
+    decisions = [Decision("a", 3), Decision("b", 4)]
+    trainer.update([(decisions, [0, 1]), (decisions, [2, 3])], [1.0, 0.0])
+    before = copy.deepcopy(controller.state_dict())
+    steps = {name: copy.deepcopy(state.steps) for name, state in trainer.optimizer.state.items()}
+    fed = [(decisions, [1, 1], [False, False]), (decisions, [0, 2], [False, False])]
+    trainer.update(fed, [0.0, 1.0])
+    for name, value in controller.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    for name, state in trainer.optimizer.state.items():
+        assert torch.equal(torch.as_tensor(state.steps), torch.as_tensor(steps[name])), name
+    assert trainer.n_updates == 2  # the batch still counts: baseline and history move on
+
+
 def test_ppo_and_the_priority_queue_work_with_fed_steps() -> None:
     controller = Controller(ControllerConfig(), seed=0)
     config = UpdateConfig(trials_per_update=2, clip_ratio=0.2, ppo_epochs=3, priority_queue_size=2)

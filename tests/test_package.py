@@ -3,6 +3,7 @@ torch, and docs that state the code's defaults."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -12,17 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 PUBLIC = {
-    "RLNASSampler",
-    "ControllerConfig",
-    "UpdateConfig",
-    "paper_reward",
-    "layer_param",
-    "skip_param",
-    "parse_param_name",
-    "Controller",
-    "Decision",
-    "Reinforce",
-    "__version__",
+    "RLNASSampler", "ControllerConfig", "UpdateConfig", "paper_reward", "layer_param",
+    "skip_param", "parse_param_name", "Controller", "Decision", "Reinforce", "__version__",
+    "ModelConfig", "recommended_trial",
 }
 
 
@@ -74,6 +67,30 @@ def test_the_ledger_works_without_torch() -> None:
         " 'torch' in sys.modules and sys.modules['torch'] is not None)\n"
     )
     assert out.split() == ["[0,", "2,", "3,", "4]", "[5]", "5", "False"]
+
+
+def test_the_reward_model_imports_neither_optuna_nor_the_sampler() -> None:
+    # The model is a room of its own, testable on arrays: it imports and fits in a process where
+    # Optuna cannot be imported, and pulls in none of the sampler's modules.
+    out = _run(
+        "import sys, types\n"
+        "sys.modules['optuna'] = None  # any import of optuna raises ImportError\n"
+        "package = types.ModuleType('optuna_rlnas')\n"
+        "package.__path__ = ['optuna_rlnas']\n"
+        "sys.modules['optuna_rlnas'] = package\n"
+        "import numpy as np\n"
+        "from optuna_rlnas._decision import Decision\n"
+        "from optuna_rlnas._model import ModelConfig, ModelGuide\n"
+        "guide = ModelGuide(ModelConfig(n_startup_trials=2), seed=0)\n"
+        "guide.register('x', 3, ordered=True)\n"
+        "for n, a in enumerate([0, 1, 2, 1]):\n"
+        "    guide.observe([Decision('x', 3)], [a], float(a), n)\n"
+        "print(guide.recommend(), sorted(m for m in sys.modules if m.startswith('optuna')))\n"
+    )
+    number, modules = out.split(" ", 1)
+    assert number == "2"
+    allowed = {"_model", "_decision", "_policy", "_controller", "_config", "_openmp"}
+    assert {m.split(".")[1] for m in ast.literal_eval(modules) if "." in m} <= allowed
 
 
 def test_docs_state_the_code_defaults() -> None:

@@ -149,6 +149,30 @@ def test_reward_fn_shapes_the_reward() -> None:
     assert sampler.baseline == pytest.approx(8.0)
 
 
+def test_an_infeasible_child_teaches_the_lowest_reward_taught_before_it() -> None:
+    # Constraints through Optuna's own trial.set_constraint (feasible when <= 0); an infeasible
+    # child may complete or be pruned untrained (the CNN objective prunes it, no reports).
+    infeasible = {0, 3, 4}
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.suggest_categorical("x", [0, 1, 2, 3])
+        trial.set_constraint("size", 1.0 if trial.number in infeasible else -0.5)
+        if trial.number == 4:
+            raise optuna.TrialPruned()
+        return float(10 + trial.number) if trial.number != 2 else 5.0
+
+    sampler = RLNASSampler(seed=0)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=6)
+    sampler.consume(study)
+    rewards = {r.trial: r.reward for r in sampler.reward_history}
+    assert 0 not in rewards  # before any reward there is no scale: it teaches nothing
+    assert rewards[1] == 11.0 and rewards[2] == 5.0
+    assert rewards[3] == 5.0 and rewards[4] == 5.0  # the lowest so far, completed or pruned
+    assert rewards[5] == 15.0
+    assert sampler.reward(study, study.trials[3]) == 5.0
+
+
 def test_multi_objective_needs_a_reward_fn() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=RLNASSampler(seed=0))
     with pytest.raises(ValueError, match="needs a reward_fn that turns the 2 objective values"):

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from collections.abc import Iterable
+from typing import TypeGuard
+from typing import TypeVar
+
+_T = TypeVar("_T")
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """``True`` for an ``int`` that is not a ``bool`` (``True`` is an int to Python)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def check_int(name: str, value: Any, *, low: int = 1, odd: bool = False, what: str = "") -> int:
+def check_int(name: str, value: object, *, low: int = 1, odd: bool = False, what: str = "") -> int:
     """Return ``value`` when it is an int ``>= low`` (and odd with ``odd``); else ``ValueError``.
 
     ``what`` replaces the default description in the message (e.g. "hold positive integers"
@@ -24,7 +29,7 @@ def check_int(name: str, value: Any, *, low: int = 1, odd: bool = False, what: s
     return value
 
 
-def check_choices(name: str, values: Any, check) -> tuple:
+def check_choices(name: str, values: Iterable[_T], check: Callable[[_T], object]) -> tuple[_T, ...]:
     """``values`` as a tuple of distinct choices, each passed through ``check(value)``."""
     values = tuple(values)
     if not values:

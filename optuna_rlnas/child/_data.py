@@ -41,6 +41,10 @@ _CIFAR_HINT = (
 )
 
 
+# What ``ImageDataModule._load`` returns: (train_x, train_y, test_x, test_y).
+_Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
 class DatasetNotFoundError(FileNotFoundError):
     """A dataset's files are not where the data module looks; the message says where to get them."""
 
@@ -121,7 +125,7 @@ class ImageDataModule(pl.LightningDataModule):
         # Nothing is downloaded: the files come from Debian or from the user's folder.
         self.check_files()
 
-    def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _load(self) -> _Arrays:
         raise NotImplementedError
 
     def _tensors(self, x: np.ndarray, y: np.ndarray) -> TensorDataset:
@@ -235,7 +239,7 @@ class DigitsDataModule(ImageDataModule):
     def __init__(self, *, val_size: int | float = 0.2, batch_size: int = 32, **kwargs: Any) -> None:
         super().__init__(val_size=val_size, batch_size=batch_size, **kwargs)
 
-    def _load(self):
+    def _load(self) -> _Arrays:
         try:
             from sklearn.datasets import load_digits
         except ImportError as exc:  # pragma: no cover
@@ -259,7 +263,7 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_idx(path: str | os.PathLike) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an IDX file (as Fashion-MNIST and MNIST ship), gzip-compressed or not."""
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
@@ -307,20 +311,26 @@ class FashionMNISTDataModule(ImageDataModule):
         "t10k-labels-idx1-ubyte",
     )
 
-    def __init__(self, data_dir: str | os.PathLike | None = None, **kwargs) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_dir = Path(data_dir) if data_dir is not None else FASHION_MNIST_DIR
 
-    def check_files(self) -> None:
-        missing = [stem for stem in self.files if _find(self.data_dir, stem) is None]
+    def _paths(self) -> list[Path]:
+        """The four files, in the order of ``files``; raises naming the missing ones."""
+        found = [_find(self.data_dir, stem) for stem in self.files]
+        missing = [stem for stem, path in zip(self.files, found) if path is None]
         if missing:
             raise DatasetNotFoundError(
                 f"Fashion-MNIST not found in {self.data_dir}: missing {', '.join(missing)} "
                 f"(.gz or not); {_FASHION_HINT}."
             )
+        return [path for path in found if path is not None]
 
-    def _load(self):
-        arrays = [read_idx(_find(self.data_dir, stem)) for stem in self.files]
+    def check_files(self) -> None:
+        self._paths()
+
+    def _load(self) -> _Arrays:
+        arrays = [read_idx(path) for path in self._paths()]
         train_x, train_y, test_x, test_y = arrays
         return train_x[:, None], train_y.astype(np.int64), test_x[:, None], test_y.astype(np.int64)
 
@@ -347,7 +357,7 @@ class CIFAR10DataModule(ImageDataModule):
     shift = 4
     files = tuple(f"data_batch_{k}" for k in range(1, 6)) + ("test_batch",)
 
-    def __init__(self, data_dir: str | os.PathLike, **kwargs) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if data_dir is None:
             raise ValueError(f"CIFAR-10 needs data_dir: {_CIFAR_HINT}.")
@@ -377,7 +387,7 @@ class CIFAR10DataModule(ImageDataModule):
             raise ValueError(f"{path} holds {len(x)} images but {len(y)} labels.")
         return x, y
 
-    def _load(self):
+    def _load(self) -> _Arrays:
         parts = [self._read(name) for name in self.files[:-1]]
         test_x, test_y = self._read("test_batch")
         train_x = np.concatenate([x for x, _ in parts])
@@ -393,7 +403,7 @@ DATASETS: dict[str, type[ImageDataModule]] = {
 
 
 def make_datamodule(
-    dataset: str = "digits", data_dir: str | os.PathLike | None = None, **kwargs
+    dataset: str = "digits", data_dir: str | os.PathLike[str] | None = None, **kwargs: Any
 ) -> ImageDataModule:
     """The data module for ``dataset`` (``"digits"``, ``"fashion-mnist"`` or ``"cifar10"``).
 
@@ -409,6 +419,8 @@ def make_datamodule(
                 f"data_dir={str(data_dir)!r}; a folder is for fashion-mnist or cifar10."
             )
         return DigitsDataModule(**kwargs)
-    if dataset == "cifar10" and data_dir is None:
+    if dataset == "fashion-mnist":
+        return FashionMNISTDataModule(data_dir=data_dir, **kwargs)
+    if data_dir is None:
         raise ValueError(f"CIFAR-10 needs a data folder: {_CIFAR_HINT}.")
-    return DATASETS[dataset](data_dir=data_dir, **kwargs)
+    return CIFAR10DataModule(data_dir=data_dir, **kwargs)

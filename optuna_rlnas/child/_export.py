@@ -35,7 +35,7 @@ _MIMETYPES = {".pt": "application/octet-stream", ".pt2": "application/zip"}
 
 
 def save(
-    folder: str | os.PathLike,
+    folder: str | os.PathLike[str],
     net: ChildNet,
     *,
     info: dict[str, Any] | None = None,
@@ -49,7 +49,8 @@ def save(
     """
     if not isinstance(net, ChildNet):
         raise TypeError(f"net must be a ChildNet, but got {type(net).__name__}.")
-    if net.image_size is None:
+    image_size = net.image_size
+    if image_size is None:
         raise ValueError(
             "net must know its image_size (ChildNet(..., image_size=...)) to be saved."
         )
@@ -63,7 +64,7 @@ def save(
         "format": FORMAT,
         "in_channels": net.in_channels,
         "num_classes": net.classifier.out_features,
-        "image_size": list(net.image_size),
+        "image_size": list(image_size),
         "n_params": net.num_parameters,
         "architecture": str(net.architecture),
         **(info or {}),
@@ -71,14 +72,14 @@ def save(
     (folder / "model.json").write_text(json.dumps(meta, indent=1, sort_keys=True))
     (folder / "architecture.svg").write_text(architecture_svg(net.architecture, title=title))
     if export:
-        example = torch.zeros(2, net.in_channels, *net.image_size)
+        example = torch.zeros(2, net.in_channels, *image_size)
         batch = torch.export.Dim("batch")
         program = torch.export.export(net, (example,), dynamic_shapes=({0: batch},))
         torch.export.save(program, folder / "model.pt2")
     return folder
 
 
-def load(folder: str | os.PathLike) -> ChildNet:
+def load(folder: str | os.PathLike[str]) -> ChildNet:
     """The :class:`ChildNet` saved in ``folder`` by :func:`save`, on the CPU, in eval mode.
 
     It expects images normalised as ``model.json`` says: ``(image / scale - mean) / std``.
@@ -117,7 +118,9 @@ def load(folder: str | os.PathLike) -> ChildNet:
 
 
 def upload(
-    folder: str | os.PathLike, trial: optuna.trial.Trial, artifact_store_dir: str | os.PathLike
+    folder: str | os.PathLike[str],
+    trial: optuna.trial.Trial,
+    artifact_store_dir: str | os.PathLike[str],
 ) -> dict[str, str]:
     """Upload every file of a saved model to an artifact store, attached to a running ``trial``.
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import replace
+from typing import TypeVar
 
 import optuna
 import torch
@@ -30,6 +31,8 @@ from optuna_rlnas.child._lightning import pl
 from optuna_rlnas.child._lightning import run_trainer
 from optuna_rlnas.child._loader import TensorLoader
 from optuna_rlnas.child._network import ChildNet
+
+_Net = TypeVar("_Net", bound=torch.nn.Module)
 
 # The final recipe (docs/decisions.md has the measurements behind it).
 FINAL_TRAINING = TrainingConfig(
@@ -57,7 +60,7 @@ def finalists(study: optuna.Study, k: int) -> list[Finalist]:
     for t in study.get_trials(deepcopy=False):
         if not has_architecture(t) or any(c > 0 for c in t.constraints.values()):
             continue
-        if t.state == optuna.trial.TrialState.COMPLETE:
+        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None:
             ranked.append((0, -t.value, t.number, t))
         elif t.state == optuna.trial.TrialState.PRUNED and t.intermediate_values:
             last = t.intermediate_values[max(t.intermediate_values)]
@@ -117,13 +120,23 @@ class _StepClock(pl.Callback):
         self.skip = skip
         self.start: float | None = None
         self.steps = 0
+        self.seconds = 0.0
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: object, batch_idx: int
+    ) -> None:
         if batch_idx == self.skip:
             _synchronize(pl_module.device)
             self.start = time.perf_counter()
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: object,
+        batch: object,
+        batch_idx: int,
+    ) -> None:
         if self.start is not None:
             self.steps += 1
             _synchronize(pl_module.device)
@@ -163,30 +176,40 @@ class _StopAt(pl.Callback):
     def __init__(self, deadline: float) -> None:
         self.deadline = deadline
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: object,
+        batch: object,
+        batch_idx: int,
+    ) -> None:
         if time.monotonic() > self.deadline:
             trainer.should_stop = True
 
 
 def train_net(
-    net: torch.nn.Module,
+    net: _Net,
     datamodule: ImageDataModule,
     training: TrainingConfig,
     *,
     stop_at: float | None = None,
-) -> tuple[torch.nn.Module, float]:
+) -> tuple[_Net, float]:
     """Train ``net`` (any classifier) on the training split; returns it and the seconds taken.
 
     No validation during training: the caller evaluates the finished network once. ``stop_at``
     (a ``time.monotonic()`` value) stops training there even if epochs are left.
     """
     module = ChildModule(net, training)
-    callbacks = [] if stop_at is None else [_StopAt(stop_at)]
+    callbacks: list[pl.Callback] = [] if stop_at is None else [_StopAt(stop_at)]
     trainer = make_trainer(training, callbacks=callbacks, limit_val_batches=0)
     start = time.perf_counter()
     run_trainer(trainer, "fit", module, train_dataloaders=datamodule.train_dataloader())
     _synchronize(module.device)
-    return module.net.to(memory_format=torch.contiguous_format), time.perf_counter() - start
+    # ``module.net`` is ``net``: Module.to converts in place (torch's overloads omit
+    # memory_format, though Module.to takes it).
+    net.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    return net, time.perf_counter() - start
 
 
 def train_child(
@@ -200,4 +223,4 @@ def train_child(
     """Seed, build ``architecture``'s network and train it (:func:`train_net`)."""
     pl.seed_everything(seed, workers=True, verbose=False)
     net, seconds = train_net(build(architecture, datamodule), datamodule, training, stop_at=stop_at)
-    return net, seconds  # type: ignore[return-value]
+    return net, seconds

@@ -10,7 +10,13 @@ import logging
 import signal
 import threading
 import warnings
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+from typing import Literal
+from typing import overload
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +28,25 @@ _HINT = 'training child networks needs Lightning: pip install "optuna-rlnas[ligh
 
 try:
     import lightning.pytorch as pl
+    from lightning.pytorch.utilities.types import OptimizerLRScheduler
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(f"{_HINT} ({exc}).") from exc
+
+# ``pl`` is exported on purpose: the other child modules take Lightning from here, so that a
+# missing extra fails in one place with the install hint.
+__all__ = [
+    "ChildModule",
+    "EpochHistory",
+    "TrainingConfig",
+    "make_trainer",
+    "pl",
+    "quiet_lightning",
+    "resolve_precision",
+    "run_trainer",
+]
+
+# A batch of the image data modules: (images, labels).
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 _OPTIMIZERS = ("adam", "adamw", "sgd")
 _PRECISIONS = (None, "32-true", "bf16-mixed", "16-mixed")
@@ -131,6 +154,15 @@ class TrainingConfig:
         return "32-true"
 
 
+@dataclass
+class _StageTotals:
+    """One stage's sums over an epoch, as tensors on the model's device."""
+
+    loss_sum: torch.Tensor  # sum of loss * batch size
+    correct: torch.Tensor
+    count: int = 0
+
+
 class ChildModule(pl.LightningModule):
     """A LightningModule around a child network (injected, e.g. a :class:`ChildNet`).
 
@@ -144,64 +176,67 @@ class ChildModule(pl.LightningModule):
         0.1
     """
 
+    # Kept in ``__dict__`` (see ``__init__``); declared here for the type checker.
+    _compiled: Callable[[torch.Tensor], torch.Tensor] | None
+
     def __init__(self, net: nn.Module, config: TrainingConfig | None = None) -> None:
         super().__init__()
         self.config = TrainingConfig() if config is None else config
         if self.config.channels_last:
-            net = net.to(memory_format=torch.channels_last)
+            # Module.to takes memory_format (documented), but torch's overloads omit it.
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.net = net
         # The compiled wrapper shares the network's parameters; kept out of the module's
         # children so that the state_dict holds each weight once, under ``net.``.
         self.__dict__["_compiled"] = torch.compile(net) if self.config.compile else None
         self.save_hyperparameters(vars(self.config))
-        # Per stage ("train", "val", "test"): [sum of loss * batch size, correct, images], as
-        # tensors on the model's device, logged once at the epoch's end. The values are the
-        # batch-size-weighted means that per-step ``self.log(..., on_epoch=True)`` gave, but a
-        # ``self.log`` call per step costs Lightning more than a small child's step
+        # Per stage ("train", "val", "test"): sums over the epoch, logged once at its end. The
+        # values are the batch-size-weighted means that per-step ``self.log(..., on_epoch=True)``
+        # gave, but a ``self.log`` call per step costs Lightning more than a small child's step
         # (docs/throughput.md).
-        self._totals: dict[str, list] = {}
+        self._totals: dict[str, _StageTotals] = {}
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.config.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
         net = self.net if self._compiled is None else self._compiled
-        return net(images)
+        logits: torch.Tensor = net(images)
+        return logits
 
     def _accumulate(
         self, stage: str, loss: torch.Tensor, logits: torch.Tensor | None, labels: torch.Tensor
     ) -> None:
         totals = self._totals.get(stage)
         if totals is None:
-            totals = self._totals[stage] = [loss.new_zeros(()), loss.new_zeros(()), 0]
-        totals[0] += loss.detach() * len(labels)
-        if stage != "train":
-            totals[1] += (logits.detach().argmax(dim=1) == labels).sum()
-        totals[2] += len(labels)
+            totals = self._totals[stage] = _StageTotals(loss.new_zeros(()), loss.new_zeros(()))
+        totals.loss_sum += loss.detach() * len(labels)
+        if logits is not None:  # every stage but "train"
+            totals.correct += (logits.detach().argmax(dim=1) == labels).sum()
+        totals.count += len(labels)
 
     def _log_epoch(self, stage: str) -> None:
         totals = self._totals.pop(stage, None)
-        if totals is None or totals[2] == 0:
+        if totals is None or totals.count == 0:
             return
-        loss_sum, correct, count = totals
-        self.log(f"{stage}_loss", loss_sum / count)
+        self.log(f"{stage}_loss", totals.loss_sum / totals.count)
         if stage != "train":
-            self.log(f"{stage}_acc", correct / count)
+            self.log(f"{stage}_acc", totals.correct / totals.count)
 
-    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         images, labels = batch
         loss = F.cross_entropy(self(images), labels, label_smoothing=self.config.label_smoothing)
         self._accumulate("train", loss, None, labels)
         return loss
 
-    def _evaluate(self, batch, prefix: str) -> None:
+    def _evaluate(self, batch: Batch, prefix: str) -> None:
         images, labels = batch
         logits = self(images)
         self._accumulate(prefix, F.cross_entropy(logits, labels), logits, labels)
 
-    def validation_step(self, batch, batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "val")
 
-    def test_step(self, batch, batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "test")
 
     def on_train_epoch_start(self) -> None:
@@ -222,8 +257,9 @@ class ChildModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-    def configure_optimizers(self):
+    def configure_optimizers(self) -> OptimizerLRScheduler:
         c = self.config
+        optimizer: torch.optim.Optimizer
         if c.optimizer == "sgd":
             optimizer = torch.optim.SGD(
                 self.parameters(),
@@ -281,11 +317,16 @@ def quiet_lightning() -> None:
         warnings.filterwarnings("ignore", message=pattern)
 
 
-def make_trainer(config: TrainingConfig, callbacks=(), **overrides) -> pl.Trainer:
-    """A quiet Trainer for one child: no logger, no checkpoints, no progress bar."""
+def make_trainer(
+    config: TrainingConfig, callbacks: Iterable[pl.Callback] = (), **overrides: Any
+) -> pl.Trainer:
+    """A quiet Trainer for one child: no logger, no checkpoints, no progress bar.
+
+    ``overrides`` are further ``pl.Trainer`` arguments, which win over these defaults.
+    """
     quiet_lightning()
     device = config.device()
-    kwargs = dict(
+    kwargs: dict[str, Any] = dict(
         max_epochs=config.epochs,
         accelerator=device.type,
         devices=[device.index] if device.type == "cuda" else 1,
@@ -301,7 +342,19 @@ def make_trainer(config: TrainingConfig, callbacks=(), **overrides) -> pl.Traine
     return pl.Trainer(**kwargs)
 
 
-def run_trainer(trainer: pl.Trainer, method: str, *args, **kwargs):
+@overload
+def run_trainer(trainer: pl.Trainer, method: Literal["fit"], *args: Any, **kwargs: Any) -> None: ...
+
+
+@overload
+def run_trainer(
+    trainer: pl.Trainer, method: Literal["test"], *args: Any, **kwargs: Any
+) -> list[Mapping[str, float]]: ...
+
+
+def run_trainer(
+    trainer: pl.Trainer, method: Literal["fit", "test"], *args: Any, **kwargs: Any
+) -> list[Mapping[str, float]] | None:
     """``trainer.fit`` / ``trainer.test`` that lets Ctrl-C through as ``KeyboardInterrupt``.
 
     Lightning answers Ctrl-C by ignoring SIGINT and calling ``sys.exit(1)``; a search must
@@ -311,7 +364,10 @@ def run_trainer(trainer: pl.Trainer, method: str, *args, **kwargs):
     in_main = threading.current_thread() is threading.main_thread()
     handler = signal.getsignal(signal.SIGINT) if in_main else None
     try:
-        return getattr(trainer, method)(*args, **kwargs)
+        if method == "fit":
+            trainer.fit(*args, **kwargs)
+            return None
+        return trainer.test(*args, **kwargs)
     except SystemExit as exc:
         if trainer.interrupted:
             raise KeyboardInterrupt from exc

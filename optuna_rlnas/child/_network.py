@@ -134,4 +134,5 @@ class ChildNet(nn.Module):
             outputs.append(layer(x))  # (batch, filters, H', W')
         # Unconnected outputs go to the classifier: pooled one by one, then concatenated.
         pooled = [outputs[i].mean(dim=(-2, -1)) for i in self._outputs]  # each (batch, filters)
-        return self.classifier(torch.cat(pooled, dim=1))  # (batch, num_classes)
+        logits: torch.Tensor = self.classifier(torch.cat(pooled, dim=1))  # (batch, num_classes)
+        return logits

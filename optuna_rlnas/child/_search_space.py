@@ -10,9 +10,11 @@ suggested.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TypeVar
 
 import optuna
 
@@ -23,9 +25,11 @@ from optuna_rlnas.child._architecture import Architecture
 from optuna_rlnas.child._architecture import LayerSpec
 from optuna_rlnas.child._checks import check_choices
 from optuna_rlnas.child._checks import check_int
-from optuna_rlnas.child._checks import is_int
 
 NUM_LAYERS_PARAM = "num_layers"
+
+# The types of a layer's choices: sizes and counts, and activation names.
+_Choice = TypeVar("_Choice", int, str)
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ class CNNSearchSpace:
     curriculum: DepthCurriculum | None = field(default=None)
 
     def __post_init__(self) -> None:
-        def positive(name: str):
+        def positive(name: str) -> Callable[[object], int]:
             return lambda value: check_int(name, value, what="hold positive integers")
 
         def odd(value: int) -> None:
@@ -114,15 +118,16 @@ class CNNSearchSpace:
                     f"activations must be among {tuple(ACTIVATIONS)}, but got {value!r}."
                 )
 
-        lists = {
-            "filters": positive("filters"),
-            "filter_sizes": odd,
-            "strides": positive("strides"),
-            "activations": activation,
+        # Frozen: the checked tuples replace the given sequences through object.__setattr__.
+        checked = {
+            "filters": check_choices("filters", self.filters, positive("filters")),
+            "filter_sizes": check_choices("filter_sizes", self.filter_sizes, odd),
+            "strides": check_choices("strides", self.strides, positive("strides")),
+            "activations": check_choices("activations", self.activations, activation),
         }
-        for name, check in lists.items():
-            object.__setattr__(self, name, check_choices(name, getattr(self, name), check))
-        if is_int(self.num_layers):
+        for name, values in checked.items():
+            object.__setattr__(self, name, values)
+        if isinstance(self.num_layers, int):  # a bool too, which check_int refuses
             positive("num_layers")(self.num_layers)
         else:
             depths = check_choices("num_layers", self.num_layers, positive("num_layers"))
@@ -139,15 +144,14 @@ class CNNSearchSpace:
 
     def depth_for(self, trial: optuna.trial.BaseTrial) -> int:
         """The depth to build: the curriculum's for this trial, the fixed one, or a decision."""
-        if self.curriculum is not None:
-            final = int(self.num_layers)  # type: ignore[arg-type]
-            return min(self.curriculum.depth(getattr(trial, "number", 0)), final)
-        if is_int(self.num_layers):
-            return int(self.num_layers)  # type: ignore[arg-type]
+        if isinstance(self.num_layers, int):  # __post_init__ made it an int or a tuple of ints
+            if self.curriculum is not None:  # only with one int, the final depth
+                return min(self.curriculum.depth(getattr(trial, "number", 0)), self.num_layers)
+            return self.num_layers
         return int(trial.suggest_categorical(NUM_LAYERS_PARAM, list(self.num_layers)))
 
 
-def _pick(trial: optuna.trial.BaseTrial, name: str, choices: tuple):
+def _pick(trial: optuna.trial.BaseTrial, name: str, choices: Sequence[_Choice]) -> _Choice:
     # A single choice is a fixed value, not a decision: no controller step is spent on it.
     if len(choices) == 1:
         return choices[0]

@@ -19,7 +19,7 @@ def _layer_label(i: int, layer: LayerSpec) -> str:
     return f"<b>L{i}</b><br>{layer.filters}@{layer.filter_height}x{layer.filter_width}<br>{stride}"
 
 
-def _arrow(start: tuple[float, float], end: tuple[float, float], color: str) -> dict:
+def _arrow(start: tuple[float, float], end: tuple[float, float], color: str) -> dict[str, object]:
     """A plotly annotation drawing an arrowhead from ``start`` to ``end`` in data coordinates."""
     return {
         "x": end[0],

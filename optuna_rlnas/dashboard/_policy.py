@@ -177,7 +177,9 @@ def _domain(row: int, col: int, n_rows: int, n_cols: int) -> tuple[list[float], 
     return [x0, x0 + width], [y1 - height, y1]
 
 
-def _panel(panel: Panel, x: str, y: str) -> tuple[dict, list[dict], dict, dict]:
+def _panel(
+    panel: Panel, x: str, y: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
     """A panel's heatmap, the boxes around the trial's choices, and its two axes."""
     rows, columns = panel.rows, panel.columns
     shape = (len(rows), len(columns))

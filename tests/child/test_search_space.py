@@ -145,6 +145,7 @@ def test_without_skip_decisions_layers_form_a_chain() -> None:
         (dict(strides=(1, 1)), "strides must not repeat a choice"),
         (dict(activations=("relu", "swish")), "activations must be among"),
         (dict(num_layers=0), "num_layers must hold positive integers, but got 0."),
+        (dict(num_layers=True), "num_layers must hold positive integers, but got True."),
     ],
 )
 def test_search_space_validation(kwargs, message) -> None:

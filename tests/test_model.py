@@ -1,0 +1,395 @@
+"""The reward model on arrays: encoding, GP posterior and likelihood, EI, paths, candidates."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from optuna_rlnas import Controller
+from optuna_rlnas import ControllerConfig
+from optuna_rlnas import Decision
+from optuna_rlnas._model import ModelConfig
+from optuna_rlnas._model import ModelGuide
+from optuna_rlnas._model import gp
+from optuna_rlnas._model.acquisition import log_expected_improvement
+from optuna_rlnas._model.acquisition import normal_scores
+from optuna_rlnas._model.candidates import draw
+from optuna_rlnas._model.encoding import Encoder
+from optuna_rlnas._model.paths import END
+from optuna_rlnas._model.paths import Paths
+from optuna_rlnas._policy import PolicySnapshot
+
+
+def _space(n_decisions: int = 4, n_actions: int = 4) -> Encoder:
+    encoder = Encoder()
+    for i in range(n_decisions):
+        encoder.register(f"d{i}", n_actions, ordered=i % 2 == 1)
+    return encoder
+
+
+def _children(encoder: Encoder, n: int, seed: int = 0) -> list[dict[str, int]]:
+    rng = np.random.RandomState(seed)
+    return [{b.key: int(rng.randint(b.n_actions)) for b in encoder.blocks} for _ in range(n)]
+
+
+def _dense_kernel(a: np.ndarray, b: np.ndarray, weights: np.ndarray, signal: float) -> np.ndarray:
+    d = (((a[:, None, :] - b[None, :, :]) ** 2) * weights).sum(-1)
+    return signal * np.exp(-d)
+
+
+# ------------------------------------------------------------------ encoding
+
+
+def test_encoding_distances_overlap_ordered_and_missing() -> None:
+    encoder = Encoder()
+    encoder.register("op", 5, ordered=False)
+    encoder.register("width", 5, ordered=True)
+    rows = encoder.encode([{"op": 0, "width": 0}, {"op": 3, "width": 1}, {"op": 0, "width": 4}])
+    rows = np.vstack([rows, encoder.encode([{}])])  # a child with neither decision
+    scales, groups = encoder.scales(), encoder.groups()
+
+    def distance(i: int, j: int, block: int) -> float:
+        cols = groups == block
+        return float((((rows[i] - rows[j]) ** 2) * scales)[cols].sum())
+
+    assert distance(0, 1, 0) == pytest.approx(1.0)  # unordered: different is 1
+    assert distance(0, 2, 0) == 0.0
+    assert distance(0, 1, 1) == pytest.approx(0.25)  # ordered: |0 - 1| / 4
+    assert distance(0, 2, 1) == pytest.approx(1.0)  # the two ends
+    for block in (0, 1):
+        assert distance(0, 3, block) == pytest.approx(1.0)  # missing vs any action
+        assert distance(2, 3, block) == pytest.approx(1.0)
+
+
+def test_encode_steps_agrees_with_encode() -> None:
+    encoder = _space()
+    children = _children(encoder, 20)
+    keys = [b.key for b in encoder.blocks]
+    ids = np.tile(np.arange(len(keys)), (len(children), 1))
+    ids[::3, -1] = -1  # some children stop before the last decision
+    actions = np.array([[c[k] for k in keys] for c in children])
+    expected = encoder.encode(
+        [{k: c[k] for k, i in zip(keys, row) if i >= 0} for c, row in zip(children, ids)]
+    )
+    np.testing.assert_array_equal(encoder.encode_steps(keys, ids, actions), expected)
+
+
+def test_padding_new_decisions_keeps_distances() -> None:
+    encoder = _space(2)
+    rows = encoder.encode(_children(encoder, 5))
+    encoder.register("late", 3, ordered=False)
+    padded = encoder.pad(rows)
+    weights = encoder.scales()
+    np.testing.assert_allclose(
+        _dense_kernel(padded, padded, weights, 1.0),
+        _dense_kernel(rows, rows, weights[: rows.shape[1]], 1.0),
+    )
+
+
+# ------------------------------------------------------------------ the GP
+
+
+def _data(n: int = 30, noise: float = 0.1) -> tuple[Encoder, np.ndarray, np.ndarray]:
+    encoder = _space()
+    children = _children(encoder, n)
+    rng = np.random.RandomState(1)
+    y = np.array([c["d0"] == 2 + 0.5 * c["d1"] for c in children], float)
+    return encoder, encoder.encode(children), y + noise * rng.randn(n)
+
+
+def test_posterior_matches_a_dense_gp_when_grown_by_blocks() -> None:
+    encoder, features, y = _data()
+    weights = np.linspace(0.2, 1.5, encoder.n_features)
+    post = gp.Posterior(weights, signal=1.3, noise=0.05)
+    for chunk in np.array_split(np.arange(len(y)), [1, 2, 10, 11, 25]):
+        post.extend(features[chunk])  # one child, several, one again: the factor grows
+    alpha = post.solve(y)
+    query = encoder.encode(_children(encoder, 7, seed=5))
+    mean, var = post.predict(query, alpha)
+
+    k = _dense_kernel(features, features, weights, 1.3) + post.noise * np.eye(len(y))
+    k_star = _dense_kernel(query, features, weights, 1.3)
+    np.testing.assert_allclose(mean, k_star @ np.linalg.solve(k, y), atol=1e-9)
+    dense_var = 1.3 - np.einsum("ij,ji->i", k_star, np.linalg.solve(k, k_star.T))
+    np.testing.assert_allclose(var, dense_var, atol=1e-9)
+    np.testing.assert_allclose(post.train_mean(y, alpha), (k - post.noise * np.eye(len(y))) @ alpha)
+
+
+def test_neg_log_posterior_matches_the_dense_formula_and_its_gradient() -> None:
+    encoder, features, y = _data()
+    n_blocks = len(encoder.blocks)
+    prior = gp.Prior()
+    params = torch.tensor([-1.0, -0.3, 0.2, -2.0, 0.1, -3.0], dtype=torch.float64)
+    distances = gp._block_distances(
+        torch.tensor(features), torch.tensor(encoder.groups()), torch.tensor(encoder.scales()),
+        n_blocks,
+    )
+    loss, grad = gp.neg_log_posterior(params, distances, torch.tensor(y), prior)
+
+    p = params.numpy()
+    weights = np.exp(p[:n_blocks])[encoder.groups()] * encoder.scales()
+    signal, noise = math.exp(p[-2]), math.exp(p[-1])
+    k = _dense_kernel(features, features, weights, signal)
+    k += (noise + gp._JITTER * signal) * np.eye(len(y))
+    _, logdet = np.linalg.slogdet(k)
+    nll = 0.5 * y @ np.linalg.solve(k, y) + 0.5 * logdet + 0.5 * len(y) * math.log(2 * math.pi)
+    medians = np.r_[np.full(n_blocks, math.log(prior.theta_total / n_blocks)), 0.0,
+                    math.log(prior.noise)]
+    sds = np.r_[np.full(n_blocks, prior.log_theta_sd), prior.log_signal_sd, prior.log_noise_sd]
+    expected = (nll + 0.5 * (((p - medians) / sds) ** 2).sum()) / len(y)
+    assert float(loss) == pytest.approx(expected, rel=1e-10)
+
+    eps = 1e-6  # central differences of the loss against the analytic gradient
+    for i in range(len(p)):
+        step = torch.zeros_like(params)
+        step[i] = eps
+        up = gp.neg_log_posterior(params + step, distances, torch.tensor(y), prior)[0]
+        down = gp.neg_log_posterior(params - step, distances, torch.tensor(y), prior)[0]
+        assert float(grad[i]) == pytest.approx(float(up - down) / (2 * eps), abs=1e-7)
+
+
+def test_fit_is_deterministic_and_finds_the_relevant_decision() -> None:
+    encoder, features, y = _data(80, noise=0.05)
+    args = (features, y, encoder.groups(), encoder.scales(), len(encoder.blocks))
+    first, second = gp.fit(*args), gp.fit(*args)
+    np.testing.assert_array_equal(first.log_theta, second.log_theta)
+    assert first.log_noise == second.log_noise
+    # y depends on d0 and d1 only: their weights dominate those of d2 and d3.
+    assert min(first.log_theta[:2]) > max(first.log_theta[2:])
+    assert first.noise_fraction < 0.2
+
+
+def test_fit_improves_on_the_prior_median() -> None:
+    encoder, features, y = _data(60)
+    n_blocks = len(encoder.blocks)
+    distances = gp._block_distances(
+        torch.tensor(features), torch.tensor(encoder.groups()), torch.tensor(encoder.scales()),
+        n_blocks,
+    )
+    prior = gp.Prior()
+
+    def loss(h: gp.Hyperparameters) -> float:
+        params = torch.tensor(np.r_[h.log_theta, h.log_signal, h.log_noise])
+        return float(gp.neg_log_posterior(params, distances, torch.tensor(y), prior)[0])
+
+    fitted = gp.fit(features, y, encoder.groups(), encoder.scales(), n_blocks, prior)
+    assert loss(fitted) < loss(prior.initial(n_blocks)) - 0.1
+
+
+# ------------------------------------------------------------------ acquisition
+
+
+def test_log_expected_improvement_matches_the_closed_form() -> None:
+    mean = np.array([0.0, 1.0, -1.0, 2.5, 0.3])
+    var = np.array([1.0, 0.25, 4.0, 0.01, 2.0])
+    best = 0.5
+    expected = []
+    for m, v in zip(mean, var):
+        s = math.sqrt(v)
+        z = (m - best) / s
+        cdf = 0.5 * (1 + math.erf(z / math.sqrt(2)))
+        pdf = math.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        expected.append(math.log(s * (z * cdf + pdf)))
+    np.testing.assert_allclose(log_expected_improvement(mean, var, best), expected, rtol=1e-10)
+
+
+def test_log_expected_improvement_ranks_candidates_far_below_the_incumbent() -> None:
+    # Plain EI underflows to 0 for all of these; its log still orders them by mean.
+    mean = np.array([-60.0, -40.0, -50.0])
+    out = log_expected_improvement(mean, np.ones(3), 0.0)
+    assert np.all(np.isfinite(out))
+    assert list(np.argsort(-out)) == [1, 2, 0]
+    # Continuous across the switch of formula at z = -25.
+    near = log_expected_improvement(np.array([-25.0 + 1e-9, -25.0 - 1e-9]), np.ones(2), 0.0)
+    assert near[0] == pytest.approx(near[1], abs=1e-6)
+
+
+def test_normal_scores_are_ranks_with_ties_shared() -> None:
+    scores = normal_scores(np.array([3.0, 1.0, 2.0, 2.0, 100.0]))
+    assert scores[1] < scores[2] == scores[3] < scores[0] < scores[4]
+    assert normal_scores(np.arange(7.0)).sum() == pytest.approx(0.0, abs=1e-12)  # symmetric
+    np.testing.assert_allclose(normal_scores(np.array([1.0, 10.0, 1e6])), normal_scores(
+        np.array([-5.0, 0.0, 0.1])
+    ))
+
+
+# ------------------------------------------------------------------ paths and candidates
+
+
+def test_paths_of_a_static_space_are_one_sequence() -> None:
+    paths = Paths()
+    decisions = ["a", "b", "c"]
+    for actions in ([0, 1, 2], [1, 1, 0]):
+        paths.add(decisions, actions)
+    node = 0
+    for d in decisions:
+        assert paths.next(node, [5, 5, 5]) == d  # whatever the actions
+        node = paths.child(node, d)
+    assert paths.next(node, [0, 0, 0]) == END
+
+
+def test_paths_learn_which_earlier_action_decides_a_branch() -> None:
+    paths = Paths()
+    for n_layers, first in [(1, 0), (2, 1), (3, 0), (2, 0), (1, 1)]:
+        decisions = ["n"] + [f"layer_{i}" for i in range(n_layers)]
+        paths.add(decisions, [n_layers, first, *[0] * (n_layers - 1)])
+    after_layer_0 = paths.child(paths.child(0, "n"), "layer_0")
+    assert paths.next(after_layer_0, [1, 1]) == END
+    assert paths.next(after_layer_0, [2, 0]) == "layer_1"  # decided by "n", not by layer_0
+    assert paths.next(after_layer_0, [4, 0]) is None  # never seen: unknown
+
+
+def _layered(n_layers: int) -> list[Decision]:
+    decisions = []
+    for i in range(n_layers):
+        decisions += [Decision(f"layer_{i}/filters", 4), Decision(f"layer_{i}/kernel", 3)]
+        if i:
+            decisions.append(Decision(f"layer_{i}/skip_0", 2, skip_source=1))
+    return decisions
+
+
+@pytest.mark.parametrize("config", [ControllerConfig(), ControllerConfig.paper()])
+def test_batched_candidates_draw_what_the_rollout_draws(config: ControllerConfig) -> None:
+    controller = Controller(config, seed=2)
+    decisions = _layered(3)
+    paths = Paths()
+    paths.add(decisions, [0] * len(decisions))
+    for seed in range(50):  # one candidate, one generator: the same uniforms, the same actions
+        batch = draw(PolicySnapshot(controller), paths, 1, np.random.RandomState(seed))
+        actions, _, _ = controller.sample(decisions, np.random.RandomState(seed))
+        assert batch.actions[0].tolist() == actions
+        assert batch.complete[0]
+
+
+def test_candidates_follow_conditional_paths_and_stop_where_unknown() -> None:
+    controller = Controller(seed=0)
+    n = Decision("n", 3)
+    paths = Paths()
+    paths.add([n, Decision("a", 2)], [0, 1])  # n = 0: "a" follows
+    paths.add([n, Decision("b", 2)], [1, 0])  # n = 1: "b" follows
+    batch = draw(PolicySnapshot(controller), paths, 300, np.random.RandomState(0))
+    first = batch.actions[:, 0]
+    assert set(first.tolist()) == {0, 1, 2}
+    for i in range(len(batch)):
+        child = batch.child(i)
+        if first[i] == 2:  # never seen: the candidate stops after "n"
+            assert child == {"n": 2} and not batch.complete[i]
+        else:
+            assert set(child) == {"n", "a" if first[i] == 0 else "b"} and batch.complete[i]
+
+
+# ------------------------------------------------------------------ the guide
+
+
+def _guide(config: ModelConfig | None = None) -> tuple[ModelGuide, list[Decision]]:
+    guide = ModelGuide(config or ModelConfig(n_startup_trials=3), seed=0)
+    decisions = [Decision("x", 2), Decision("y", 3)]
+    guide.register("x", 2, ordered=False)
+    guide.register("y", 3, ordered=True)
+    return guide, decisions
+
+
+def test_guide_never_plans_an_evaluated_child() -> None:
+    guide, decisions = _guide()
+    children = [(x, y) for x in range(2) for y in range(3)]
+    for number, actions in enumerate(children[:-1]):  # all but one of the 6 children
+        guide.observe(decisions, actions, reward=float(sum(actions)), number=number)
+    controller, rng = Controller(seed=0), np.random.RandomState(0)
+    for _ in range(5):
+        plan = guide.plan(PolicySnapshot(controller), rng)
+        assert plan is not None and plan.reevaluates is None
+        assert (plan.actions["x"], plan.actions["y"]) == children[-1]
+
+
+def test_guide_learns_from_repeats_whether_the_objective_is_noisy() -> None:
+    guide, decisions = _guide()
+    for number in range(4):
+        guide.observe(decisions, (1, 2), reward=5.0, number=number)
+    assert guide.deterministic is True  # three equal repeats, none unequal
+    guide.observe(decisions, (1, 2), reward=5.5, number=4)
+    assert guide.deterministic is False  # one unequal repeat settles it
+
+
+def test_guide_reevaluates_the_best_children_only_under_noise() -> None:
+    rng = np.random.RandomState(0)
+    config = ModelConfig(n_startup_trials=3, n_candidates=64)
+    plans = {}
+    for noise in (0.0, 3.0):
+        guide, decisions = _guide(config)
+        for number in range(30):
+            actions = (int(rng.randint(2)), int(rng.randint(3)))
+            reward = actions[0] + actions[1] + noise * rng.randn()
+            guide.observe(decisions, actions, reward=round(reward, 6), number=number)
+        plans[noise] = [guide.plan(PolicySnapshot(Controller(seed=0)), rng) for _ in range(5)]
+        if noise:
+            assert guide.noise_fraction > config.noise_threshold
+    # Noise-free: all 6 children were evaluated and repeats showed no noise, so no plan.
+    assert all(p is None for p in plans[0.0])
+    assert any(p is not None and p.reevaluates is not None for p in plans[3.0])
+
+
+def test_guide_fit_does_not_depend_on_the_order_trials_were_consumed() -> None:
+    rng = np.random.RandomState(3)
+    observations = [((int(rng.randint(2)), int(rng.randint(3))), float(rng.randn()), n)
+                    for n in range(20)]
+    fitted = []
+    for order in (observations, observations[::-1]):
+        guide, decisions = _guide()
+        for actions, reward, number in order:
+            guide.observe(decisions, actions, reward, number)
+        guide.posterior()
+        fitted.append(guide._hyper)
+    np.testing.assert_allclose(fitted[0].log_theta, fitted[1].log_theta, rtol=1e-10)
+    assert fitted[0].log_noise == pytest.approx(fitted[1].log_noise, rel=1e-10)
+
+
+def test_guide_refits_on_a_geometric_schedule_and_caps_the_fit(monkeypatch) -> None:
+    sizes = []
+    real_fit = gp.fit
+
+    def counting_fit(features, *args, **kwargs):
+        sizes.append(len(features))
+        return real_fit(features, *args, **kwargs)
+
+    monkeypatch.setattr(gp, "fit", counting_fit)
+    config = ModelConfig(n_startup_trials=3, refit_growth=0.5, max_fit_trials=40)
+    guide, decisions = _guide(config)
+    rng = np.random.RandomState(0)
+    factorised = []
+    for number in range(200):
+        actions = (int(rng.randint(2)), int(rng.randint(3)))
+        guide.observe(decisions, actions, float(rng.randn()), number)
+        if number >= 2:
+            posterior = guide.posterior()[0]
+            factorised.append(posterior.n)
+    # Refits at 3, 4, 6, 9, 13, 19, 28, 42, 63, 94, 141: logarithmically many, each on at most
+    # 40 trials; between refits the factor only grows (one row per trial).
+    assert len(sizes) <= 12
+    assert max(sizes) == 40
+    assert factorised[-1] == 200
+
+
+@pytest.mark.parametrize("noise", [0.0, 0.3])
+def test_pruned_candidate_search_picks_what_a_full_search_picks(noise: float) -> None:
+    encoder = _space(6, 4)
+    guide = ModelGuide(ModelConfig(n_startup_trials=3), seed=0)
+    for block in encoder.blocks:
+        guide.register(block.key, block.n_actions, block.ordered)
+    decisions = [Decision(b.key, b.n_actions) for b in encoder.blocks]
+    rng = np.random.RandomState(0)
+    for number, child in enumerate(_children(encoder, 120, seed=1)):
+        actions = [child[d.key] for d in decisions]
+        guide.observe(decisions, actions, float(sum(actions) + rng.randn()), number)
+    posterior, y, alpha = guide.posterior()
+    best = float(posterior.train_mean(y, alpha).max())
+    for seed in range(5):
+        rows = encoder.encode(_children(encoder, 300, seed=10 + seed))
+        mean, var = posterior.predict(rows, alpha)
+        full = guide._score(mean, var, best, noise)
+        i, m, sd, score = guide._best_candidate(posterior, rows, alpha, best, noise)
+        assert i == int(np.argmax(full))
+        assert score == pytest.approx(full.max()) and m == pytest.approx(mean[i])
+        assert sd == pytest.approx(math.sqrt(var[i]))
