@@ -22,6 +22,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 import torch
@@ -95,7 +96,8 @@ class RewardConfig:
             return score
         if cost is None or cost <= 0:
             raise ValueError(f"cost must be > 0 for a {self.cost} reward, but got {cost}.")
-        return score * (cost / self.target) ** self.weight  # MnasNet, Eq. 2
+        assert self.target is not None  # __post_init__: a cost has a target
+        return float(score * (cost / self.target) ** self.weight)  # MnasNet, Eq. 2
 
 
 def measure_latency_ms(
@@ -164,7 +166,14 @@ class Deadline(pl.Callback):
         if time.monotonic() > self.deadline:
             raise optuna.TrialPruned(f"the time budget ran out in epoch {pl_module.current_epoch}.")
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         self._check(pl_module)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -232,7 +241,7 @@ def make_objective(
     datamodule.setup("fit")
     datamodule.to_device(training.device())
     image_shape = (datamodule.in_channels, *datamodule.image_size)
-    n_train = len(datamodule.train_set)
+    n_train = datamodule.n_images("train")
 
     def objective(trial: optuna.trial.BaseTrial) -> float:
         architecture = suggest_architecture(trial, space)
@@ -288,7 +297,7 @@ def check_constraints(
         ("params", n_params, max_params, f"{n_params} parameters, more than max_params"),
         ("latency_ms", latency_ms, max_latency_ms, f"{latency_ms} ms, more than max_latency_ms"),
     ):
-        if bound is None:
+        if bound is None or measured is None:  # a latency bound always has its measure
             continue
         value = measured / bound - 1.0
         trial.set_constraint(key, value)
