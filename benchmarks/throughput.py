@@ -52,6 +52,7 @@ from optuna_rlnas.child import RewardConfig
 from optuna_rlnas.child import TrainingConfig
 from optuna_rlnas.child import evaluate
 from optuna_rlnas.child import make_objective
+from optuna_rlnas.child import trial_architecture
 from optuna_rlnas.child._final import train_child
 from optuna_rlnas.child._lightning import pl
 from optuna_rlnas.child._objective import trial_seed
@@ -142,9 +143,9 @@ def lightning_search(datamodule, training: TrainingConfig, device: torch.device)
     clock = Clock(device)
     value = objective(trial)
     seconds = clock.stop()
-    built = trial.user_attrs["architecture"]
     study.tell(trial, value)
-    if built != str(ARCHITECTURE):
+    built = trial_architecture(study.trials[-1])
+    if built != ARCHITECTURE:
         raise RuntimeError(f"the objective built {built}, not the benchmark's child.")
     return (*seconds, value)
 

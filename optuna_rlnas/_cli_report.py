@@ -119,15 +119,19 @@ def summary(
     line = f"best trial: #{best.number}, validation accuracy {accuracy:.4f}"
     if "cost" in best.user_attrs:
         line += f", value {best.value:.4f} (accuracy x cost factor)"
-    if hasattr(sampler, "reward"):  # RLNASSampler: what its controller learns from this trial
+    reward_of = getattr(sampler, "reward", None)  # RLNASSampler: what its controller learns
+    if reward_of is not None:
         try:
-            reward = sampler.reward(study, best)
+            reward = reward_of(study, best)
         except ValueError:  # a value its reward_fn refuses: the sampler learnt nothing from it
             reward = None
         line += "" if reward is None else f", controller reward {reward:.4f}"
     print(line)
+    from optuna_rlnas.child import trial_architecture  # loaded by the search already
+
+    architecture = trial_architecture(best)
     print(f"best architecture ({best.user_attrs.get('n_params', '?')} parameters):")
-    print(f"  {best.user_attrs.get('architecture', best.params)}")
+    print(f"  {architecture if architecture is not None else best.params}")
     storage = "" if url == DEFAULT_STORAGE else f" --storage {shlex.quote(mask_url(url))}"
     named = "" if name == DEFAULT_STUDY else f" --study-name {shlex.quote(name)}"
     print(f"open the dashboard: rlnas dashboard{storage}")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING
+from typing import Any
 from typing import cast
 
 from optuna import Study
 from optuna._typing import JSONSerializable
 from optuna.storages import RDBStorage
+from optuna.trial import BaseTrial
+from optuna.trial import FixedTrial
 from optuna.trial import FrozenTrial
+from optuna.trial import Trial
 from optuna.trial import TrialState
 
 if TYPE_CHECKING:
@@ -153,3 +157,14 @@ def running_heartbeat_ages(study: Study) -> dict[int, float | None]:
         }
     finally:
         session.close()
+
+
+def set_running_trial_system_attr(trial: BaseTrial, key: str, value: Any) -> None:
+    """A system attribute of a trial an objective runs (Optuna 5's ``Trial`` has no setter for
+    them). A ``FixedTrial`` or ``FrozenTrial`` has no storage: it keeps the value itself."""
+    if isinstance(trial, Trial):
+        trial.storage.set_trial_system_attr(trial._trial_id, key, value)
+    elif isinstance(trial, (FixedTrial, FrozenTrial)):
+        trial.system_attrs[key] = value  # both return their own dictionary
+    else:
+        raise TypeError(f"cannot record {key!r} on a {type(trial).__name__}.")

@@ -18,6 +18,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
+from optuna_rlnas.child import trial_architecture
 from optuna_rlnas.cli import CONFIG_ATTR
 from optuna_rlnas.cli import SEARCH_DEFAULTS
 from optuna_rlnas.cli import main
@@ -108,8 +109,9 @@ def test_search_end_to_end_on_digits_with_two_trials(tmp_path, capsys) -> None:
     assert result.returncode == 0, result.stderr
     trials = _trials(url)
     assert [t.state for t in trials] == [TrialState.COMPLETE] * 2
-    for key in ("architecture_json", "rlnas:log_prob", "sampler_seed", "worker", "data_split"):
+    for key in ("layer_0", "depth", "rlnas:log_prob", "sampler_seed", "worker", "data_split"):
         assert all(key in t.user_attrs for t in trials), key
+    assert all(trial_architecture(t) is not None for t in trials)
     assert "best architecture" in result.stdout and "rlnas dashboard" in result.stdout
     assert "Traceback" not in result.stderr
     # One word per quantity: the accuracy is "validation accuracy", and "reward" is only ever
@@ -218,7 +220,10 @@ def test_killed_worker_is_reported_and_its_trial_retried(tmp_path) -> None:
     (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == killed]
     assert f"trial #{killed} was retried as #{retry.number} (its heartbeat had stopped)" in lines
     assert trials[killed].state == TrialState.FAIL
-    assert retry.state == TrialState.COMPLETE and retry.params == trials[killed].params
+    # The retry repeats what the killed trial had drawn; killed mid-suggestion (a loaded machine),
+    # it had drawn only some of its parameters, and the retry draws the rest.
+    assert retry.state == TrialState.COMPLETE
+    assert retry.params.items() >= trials[killed].params.items()
 
 
 @pytest.mark.slow

@@ -15,12 +15,13 @@ from optuna_dashboard._custom_plot_data import get_plotly_graph_objects  # noqa:
 
 from optuna_rlnas import RLNASSampler  # noqa: E402
 from optuna_rlnas import UpdateConfig  # noqa: E402
+from optuna_rlnas._cli_search import dashboard_callbacks  # noqa: E402
 from optuna_rlnas.child import Architecture  # noqa: E402
 from optuna_rlnas.child import CNNSearchSpace  # noqa: E402
 from optuna_rlnas.child import LayerSpec  # noqa: E402
 from optuna_rlnas.child import RewardConfig  # noqa: E402
+from optuna_rlnas.child import record_architecture  # noqa: E402
 from optuna_rlnas.child import suggest_architecture  # noqa: E402
-from optuna_rlnas.cli import _dashboard_callbacks  # noqa: E402
 from optuna_rlnas.cli import main  # noqa: E402
 from optuna_rlnas.dashboard import FIGURE_IDS  # noqa: E402
 from optuna_rlnas.dashboard import DashboardCallback  # noqa: E402
@@ -38,8 +39,7 @@ SPACE = CNNSearchSpace(num_layers=3, strides=(1, 2))
 def _objective(trial: optuna.Trial) -> float:
     """A child described like make_objective's, scored without training: wide and skip-rich."""
     arch = suggest_architecture(trial, SPACE)
-    trial.set_user_attr("architecture", str(arch))
-    trial.set_user_attr("architecture_json", arch.to_json())
+    record_architecture(trial, arch)
     trial.set_user_attr("n_params", sum(layer.filters for layer in arch.layers))
     trial.set_user_attr("train_time_s", 0.0)
     if trial.number == 2:
@@ -333,12 +333,12 @@ def test_callback_validates_its_arguments() -> None:
 def test_search_wiring_names_the_objective_for_the_dashboard() -> None:
     sampler = RLNASSampler(seed=0)
     study = optuna.create_study(direction="maximize", sampler=sampler)
-    (callback,) = _dashboard_callbacks(study, sampler, 5, RewardConfig())
+    (callback,) = dashboard_callbacks(study, sampler, 5, RewardConfig())
     assert isinstance(callback, DashboardCallback)
     assert study.metric_names == ["validation accuracy"]
     costly = optuna.create_study(direction="maximize")
     assert (
-        _dashboard_callbacks(
+        dashboard_callbacks(
             costly, costly.sampler, 5, RewardConfig("val_acc", 5, "max", "params", 1e5)
         )
         == []
@@ -350,7 +350,7 @@ def test_search_wiring_names_the_objective_for_the_dashboard() -> None:
 def test_search_wiring_keeps_a_name_already_set() -> None:
     study = optuna.create_study(direction="maximize")
     study.set_metric_names(["top-1"])
-    _dashboard_callbacks(study, study.sampler, 0, RewardConfig())
+    dashboard_callbacks(study, study.sampler, 0, RewardConfig())
     assert study.metric_names == ["top-1"]
 
 

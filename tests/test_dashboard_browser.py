@@ -91,18 +91,12 @@ def browser_type():
 
 
 def _record_child(trial, architecture) -> None:
-    """Record a trained child the way the objective does once no attribute is wider than a
-    line (optuna-dashboard never wraps an attribute: docs/dashboard.md): one short attribute
-    per layer, the JSON as a system attribute, which the dashboard does not list.
-    """
-    # TODO(child): call the objective's own helper once the child branch provides one.
-    from optuna_rlnas import _optuna_private
+    """Record a trained child the way the objective does (no attribute wider than a line:
+    optuna-dashboard never wraps one, docs/dashboard.md): one short attribute per layer, the
+    whole as a system attribute, which the dashboard does not list."""
+    from optuna_rlnas.child import record_architecture
 
-    for i, layer in enumerate(architecture.layers):
-        trial.set_user_attr(f"layer_{i}", str(layer))
-    _optuna_private.set_trial_system_attr(
-        trial.study, trial, "rlnas:architecture", architecture.to_dict()
-    )
+    record_architecture(trial, architecture)
     trial.set_user_attr("n_params", 383_910)
     trial.set_user_attr("train_time_s", 2.5)
     trial.set_user_attr("val_acc", 0.9410)
@@ -255,15 +249,16 @@ def test_trial_list_shows_the_architecture(served, page, tmp_path) -> None:
     attrs = page.get_by_text("User Attributes").first
     attrs.wait_for(timeout=60_000)
     body = page.locator("body")
-    for key in ("architecture", "n_params", "train_time_s", "rlnas:log_prob", "rlnas:entropy"):
+    for key in ("layer_0", "layer_5", "n_params", "rlnas:log_prob", "rlnas:entropy"):
         assert page.get_by_text(key, exact=False).count() >= 1, key
-    assert "L0 " in body.inner_text()  # the compact string, e.g. 'L0 36@3x3/s1x1 relu<img | ...'
+    assert re.search(r"\d+@\dx\d/s\dx\d relu<img", body.inner_text())  # layer 0, e.g. 36@3x3/s1x1
     page.screenshot(path=str(_screenshot_dir(tmp_path) / "dashboard-trial.png"))
 
 
-def test_trial_page_is_no_wider_than_the_window(served, page, tmp_path) -> None:
+@pytest.mark.parametrize("study", ["rlnas", BUILT])  # the search's, and the one built here
+def test_trial_page_is_no_wider_than_the_window(study, served, page, tmp_path) -> None:
     base, ids = served
-    page.goto(f"{base}/dashboard/studies/{ids[BUILT]}/trials?numbers=0")
+    page.goto(f"{base}/dashboard/studies/{ids[study]}/trials?numbers=0")
     page.get_by_text("User Attributes").first.wait_for(timeout=60_000)
     page.get_by_text("layer_5").first.wait_for(timeout=60_000)  # the attributes are drawn
     page.wait_for_timeout(500)

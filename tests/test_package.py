@@ -109,3 +109,45 @@ def test_docs_state_the_code_defaults() -> None:
     from optuna_rlnas import Controller
 
     assert "defaults are the paper's" not in (Controller.__doc__ or "")
+
+
+def _imports(path: Path, module: str, modules: set[str]) -> set[str]:
+    """The ``modules`` that ``path`` imports, at any depth of its code; ``from P import M`` with
+    M a module imports M (P is initialised first whatever imports it)."""
+    import ast
+
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, up level - 1
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+    return found & modules - {module}
+
+
+def test_no_import_cycle_inside_the_package() -> None:
+    # Imports run one way (docs/how-it-works.md, "Map of the code"), function-level ones too.
+    modules = {}
+    for path in (ROOT / "optuna_rlnas").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        modules[name.removesuffix(".__init__")] = path
+    graph = {m: _imports(p, m, set(modules)) for m, p in modules.items()}
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in path:
+            raise AssertionError(" -> ".join([*path[path.index(module) :], module]))
+        if module in done:
+            return
+        for imported in sorted(graph[module]):
+            visit(imported, [*path, module])
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module, [])

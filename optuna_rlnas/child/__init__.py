@@ -15,6 +15,9 @@ from typing import Any
 from optuna_rlnas.child._architecture import ACTIVATIONS
 from optuna_rlnas.child._architecture import Architecture
 from optuna_rlnas.child._architecture import LayerSpec
+from optuna_rlnas.child._attributes import ARCHITECTURE_KEY
+from optuna_rlnas.child._attributes import record_architecture
+from optuna_rlnas.child._attributes import trial_architecture
 from optuna_rlnas.child._network import ChildNet
 from optuna_rlnas.child._search_space import NUM_LAYERS_PARAM
 from optuna_rlnas.child._search_space import CNNSearchSpace
@@ -52,6 +55,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ACTIVATIONS",
+    "ARCHITECTURE_KEY",
     "BudgetPlan",
     "FINAL_TRAINING",
     "NUM_LAYERS_PARAM",
@@ -72,6 +76,8 @@ __all__ = [
     "evaluate",
     "load",
     "make_objective",
+    "record_architecture",
     "save",
     "suggest_architecture",
+    "trial_architecture",
 ]

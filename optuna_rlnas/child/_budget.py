@@ -33,6 +33,7 @@ from typing import Any
 
 import optuna
 
+from optuna_rlnas.child._attributes import record_architecture
 from optuna_rlnas.child._checks import check_int
 from optuna_rlnas.child._data import ImageDataModule
 from optuna_rlnas.child._export import save
@@ -135,7 +136,9 @@ class FinalReport:
     artifacts: dict[str, str]
 
 
-def _pick(candidates: list[Finalist], plan: BudgetPlan, share_s: float, n_train: int):
+def _pick(
+    candidates: list[Finalist], plan: BudgetPlan, share_s: float, n_train: int
+) -> list[Finalist]:
     # Prefer architectures that get min_epochs in their share, judged by their search pace.
     def fits(f: Finalist) -> bool:
         speed = f.search_images_per_s
@@ -168,7 +171,7 @@ def run_final_phase(
     datamodule.prepare_data()
     datamodule.setup("fit")
     datamodule.to_device(training.device())
-    n_train = len(datamodule.train_set)
+    n_train = datamodule.n_images("train")
     share = (deadline - time.monotonic() - plan.reserve) / plan.finalists
     chosen = _pick(finalists(study, 3 * plan.finalists), plan, share, n_train)
     if not chosen:
@@ -234,7 +237,7 @@ def _train_finalist(
     # its time is kept aside, the validation in this share and the test in the reserve.
     val = datamodule.val_dataloader()
     eval_s = seconds_per_eval_image(build(finalist.architecture, datamodule), val)
-    reserve = max(plan.reserve, 1.2 * eval_s * len(datamodule.test_set) + 5)
+    reserve = max(plan.reserve, 1.2 * eval_s * datamodule.n_images("test") + 5)
     end = deadline - reserve - eval_s * len(val.labels)
     share = (end - time.monotonic()) / left
     # 5% headroom: Lightning's set-up, and the machine's load changing.
@@ -249,8 +252,7 @@ def _train_finalist(
     trial = final_study.ask()
     trial.set_user_attr("augment", augment)
     trial.set_user_attr("source_trial", finalist.trial_number)
-    trial.set_user_attr("architecture", str(finalist.architecture))
-    trial.set_user_attr("architecture_json", finalist.architecture.to_json())
+    record_architecture(trial, finalist.architecture)
     trial.set_user_attr("epochs", epochs)
     try:
         net, seconds = train_child(
@@ -280,7 +282,7 @@ def _model_info(
         "std": list(datamodule.std),
         "test_acc": test_acc,
         "val_acc": run.val_acc,
-        "n_test": len(datamodule.test_set),
+        "n_test": datamodule.n_images("test"),
         "search_trial": run.finalist.trial_number,
         "epochs": run.epochs,
         "augment": run.augment,

@@ -194,6 +194,13 @@ class ImageDataModule(pl.LightningDataModule):
             )
         return TensorLoader(images, labels, batch_size=max(self.batch_size, 256))
 
+    def n_images(self, split: str) -> int:
+        """The number of images in ``split`` ("train", "val" or "test"), once set up."""
+        dataset = {"train": self.train_set, "val": self.val_set, "test": self.test_set}[split]
+        if dataset is None:
+            raise RuntimeError(f"the {split} split is not set up: call setup() first.")
+        return len(dataset)
+
     def train_dataloader(self) -> TensorLoader:
         return self._loader(self.train_set, train=True)
 

@@ -21,6 +21,8 @@ import optuna
 import torch
 
 from optuna_rlnas.child._architecture import Architecture
+from optuna_rlnas.child._attributes import has_architecture
+from optuna_rlnas.child._attributes import trial_architecture
 from optuna_rlnas.child._data import ImageDataModule
 from optuna_rlnas.child._lightning import ChildModule
 from optuna_rlnas.child._lightning import TrainingConfig
@@ -56,7 +58,7 @@ def finalists(study: optuna.Study, k: int) -> list[Finalist]:
     """
     ranked = []
     for t in study.get_trials(deepcopy=False):
-        if "architecture_json" not in t.user_attrs or any(c > 0 for c in t.constraints.values()):
+        if not has_architecture(t) or any(c > 0 for c in t.constraints.values()):
             continue
         if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None:
             ranked.append((0, -t.value, t.number, t))
@@ -65,11 +67,14 @@ def finalists(study: optuna.Study, k: int) -> list[Finalist]:
             ranked.append((1, -last, t.number, t))
     chosen: dict[str, Finalist] = {}
     for _, negative_value, _, t in sorted(ranked, key=lambda r: r[:3]):
-        key = t.user_attrs["architecture_json"]
+        architecture = trial_architecture(t)
+        if architecture is None:  # has_architecture, but unreadable
+            continue
+        key = architecture.to_json()
         if key not in chosen:
             chosen[key] = Finalist(
                 t.number,
-                Architecture.from_json(key),
+                architecture,
                 -negative_value,
                 t.user_attrs.get("train_images_per_s"),
             )

@@ -22,11 +22,13 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import optuna
 import torch
 
 from optuna_rlnas.child._architecture import Architecture
+from optuna_rlnas.child._attributes import record_architecture
 from optuna_rlnas.child._data import ImageDataModule
 from optuna_rlnas.child._lightning import ChildModule
 from optuna_rlnas.child._lightning import EpochHistory
@@ -94,7 +96,8 @@ class RewardConfig:
             return score
         if cost is None or cost <= 0:
             raise ValueError(f"cost must be > 0 for a {self.cost} reward, but got {cost}.")
-        return score * (cost / self.target) ** self.weight  # MnasNet, Eq. 2
+        assert self.target is not None  # __post_init__: a cost has a target
+        return float(score * (cost / self.target) ** self.weight)  # MnasNet, Eq. 2
 
 
 def measure_latency_ms(
@@ -163,7 +166,14 @@ class Deadline(pl.Callback):
         if time.monotonic() > self.deadline:
             raise optuna.TrialPruned(f"the time budget ran out in epoch {pl_module.current_epoch}.")
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+    def on_train_batch_end(
+        self,
+        trainer: pl.Trainer,
+        pl_module: pl.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+    ) -> None:
         self._check(pl_module)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -191,8 +201,10 @@ def make_objective(
     module's docstring): infeasible children are pruned untrained. ``deadline`` (a
     ``time.monotonic()`` value) prunes a trial at the first step past it.
 
-    Each trial records the user attributes ``architecture`` (compact string),
-    ``architecture_json``, ``depth``, ``n_params``, ``seed``, ``train_time_s``, ``epochs``
+    Each trial records the architecture (:func:`record_architecture`: the user attributes
+    ``layer_0``, ``layer_1``, ... and ``depth``, the system attribute ``rlnas:architecture``;
+    read it back with :func:`trial_architecture`), and the user attributes ``n_params``,
+    ``seed``, ``train_time_s``, ``epochs``
     (trained), ``train_images_per_s``, ``val_acc`` (the aggregated score; for a pruned trial its
     score so far), and where they apply ``feasible``, ``invalid_reason``, ``cost`` and
     ``latency_ms``. The data module is prepared, set up and moved to the training device once,
@@ -210,7 +222,10 @@ def make_objective(
         >>> study = optuna.create_study(direction="maximize")
         >>> study.optimize(objective, n_trials=1)
         >>> sorted(study.trials[0].user_attrs)[:3]
-        ['architecture', 'architecture_json', 'depth']
+        ['depth', 'epochs', 'feasible']
+        >>> from optuna_rlnas.child import trial_architecture
+        >>> print(trial_architecture(study.trials[0]))  # doctest: +ELLIPSIS
+        L0 8@...
     """
     # Imported here, after Lightning itself: without the extra, the install hint comes first.
     from optuna_integration import PyTorchLightningPruningCallback
@@ -226,13 +241,11 @@ def make_objective(
     datamodule.setup("fit")
     datamodule.to_device(training.device())
     image_shape = (datamodule.in_channels, *datamodule.image_size)
-    n_train = len(datamodule.train_set)
+    n_train = datamodule.n_images("train")
 
     def objective(trial: optuna.trial.BaseTrial) -> float:
         architecture = suggest_architecture(trial, space)
-        trial.set_user_attr("architecture", str(architecture))
-        trial.set_user_attr("architecture_json", architecture.to_json())
-        trial.set_user_attr("depth", architecture.depth)  # the depth built, whoever chose it
+        record_architecture(trial, architecture)  # layer_0, ..., depth; rlnas:architecture
         s = trial_seed(seed, trial)
         trial.set_user_attr("seed", s)
         pl.seed_everything(s, workers=True, verbose=False)  # weights and batches per trial seed
@@ -284,7 +297,7 @@ def check_constraints(
         ("params", n_params, max_params, f"{n_params} parameters, more than max_params"),
         ("latency_ms", latency_ms, max_latency_ms, f"{latency_ms} ms, more than max_latency_ms"),
     ):
-        if bound is None:
+        if bound is None or measured is None:  # a latency bound always has its measure
             continue
         value = measured / bound - 1.0
         trial.set_constraint(key, value)

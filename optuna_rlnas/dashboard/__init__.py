@@ -23,7 +23,6 @@ from __future__ import annotations
 from optuna_rlnas.dashboard._architecture import architecture_figure
 from optuna_rlnas.dashboard._callback import FIGURE_IDS
 from optuna_rlnas.dashboard._callback import DashboardCallback
-from optuna_rlnas.dashboard._data import ARCHITECTURE_ATTR
 from optuna_rlnas.dashboard._data import DecisionPolicy
 from optuna_rlnas.dashboard._data import PolicyAlongTrial
 from optuna_rlnas.dashboard._data import RewardPoint
@@ -35,7 +34,6 @@ from optuna_rlnas.dashboard._figures import reward_figure
 from optuna_rlnas.dashboard._policy import policy_figure
 
 __all__ = [
-    "ARCHITECTURE_ATTR",
     "FIGURE_IDS",
     "DashboardCallback",
     "DecisionPolicy",

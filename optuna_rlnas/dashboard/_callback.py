@@ -12,13 +12,13 @@ from optuna.trial import TrialState
 
 from optuna_rlnas import _optuna_private as _private
 from optuna_rlnas._sampler import RLNASSampler
+from optuna_rlnas.child._attributes import trial_architecture
 from optuna_rlnas.dashboard._architecture import architecture_figure
 from optuna_rlnas.dashboard._data import best_trial
 from optuna_rlnas.dashboard._data import entropy_by_update
 from optuna_rlnas.dashboard._data import latest_recorded_trial
 from optuna_rlnas.dashboard._data import policy_along
 from optuna_rlnas.dashboard._data import reward_points
-from optuna_rlnas.dashboard._data import trial_architecture
 from optuna_rlnas.dashboard._deps import require
 from optuna_rlnas.dashboard._figures import entropy_figure
 from optuna_rlnas.dashboard._figures import reward_figure
@@ -89,7 +89,8 @@ class DashboardCallback:
         """The figures for the study's current state, keyed like :data:`FIGURE_IDS`.
 
         A study without rewards has no reward figure; without recorded entropies no entropy
-        figure; without an ``architecture_json`` user attribute no architecture figure.
+        figure; without a recorded architecture (``optuna_rlnas.child.record_architecture``) no
+        architecture figure.
         """
         figures: dict[str, go.Figure] = {}
         points = reward_points(study, self.sampler)
@@ -141,6 +142,7 @@ class DashboardCallback:
         best = best_trial(study, self.sampler, with_architecture=True)
         if best is not None:
             attrs = best.user_attrs
+            architecture = trial_architecture(best)
             lines += [
                 "",
                 f"### Best child: trial {best.number}",
@@ -148,7 +150,7 @@ class DashboardCallback:
                 f"- value: {_fmt(best.values[0] if best.values else None)}",
                 f"- parameters: {attrs.get('n_params', '?')}; "
                 f"training time: {attrs.get('train_time_s', '?')} s",
-                f"- architecture: `{attrs.get('architecture', '?')}`",
+                f"- architecture: `{architecture if architecture is not None else '?'}`",
             ]
         if self.last_refresh_s is not None:
             lines += [

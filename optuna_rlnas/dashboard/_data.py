@@ -18,10 +18,7 @@ from optuna.trial import TrialState
 from optuna_rlnas import _optuna_private as _private
 from optuna_rlnas._sampler import TRIAL_KEY
 from optuna_rlnas._sampler import RLNASSampler
-from optuna_rlnas.child import Architecture
-
-# The user attribute in which optuna_rlnas.child.make_objective records the child it trained.
-ARCHITECTURE_ATTR = "architecture_json"
+from optuna_rlnas.child._attributes import has_architecture
 
 
 @dataclass(frozen=True)
@@ -110,7 +107,7 @@ def best_trial(
     studies with a ``reward_fn`` work), optionally among those that record an architecture."""
     best, best_reward = None, -math.inf
     for trial in finished_trials(study):
-        if with_architecture and ARCHITECTURE_ATTR not in trial.user_attrs:
+        if with_architecture and not has_architecture(trial):
             continue
         reward = sampler.reward(study, trial)
         if reward is not None and reward > best_reward:
@@ -139,14 +136,3 @@ def policy_along(sampler: RLNASSampler, trial: FrozenTrial) -> PolicyAlongTrial:
         decisions.append(DecisionPolicy(name, tuple(probs), tuple(probs.values()), chosen, value))
     return PolicyAlongTrial(trial.number, tuple(decisions))
 
-
-def trial_architecture(trial: FrozenTrial) -> Architecture | None:
-    """The child ``trial`` trained, from its ``architecture_json`` user attribute; ``None`` when
-    it records none or something that is not an architecture."""
-    text = trial.user_attrs.get(ARCHITECTURE_ATTR)
-    if not isinstance(text, str):
-        return None
-    try:
-        return Architecture.from_json(text)
-    except (ValueError, TypeError):
-        return None

@@ -13,6 +13,7 @@ from optuna_rlnas.child import RewardConfig
 from optuna_rlnas.child import TrainingConfig
 from optuna_rlnas.child import make_datamodule
 from optuna_rlnas.child import make_objective
+from optuna_rlnas.child import trial_architecture
 
 TINY = CNNSearchSpace(num_layers=2, filters=(8, 12), filter_sizes=(1, 3))
 
@@ -35,8 +36,12 @@ def test_lightning_training_on_a_tiny_subset_records_the_trial() -> None:
     assert sorted(trial.intermediate_values) == [0, 1]  # one report per epoch
     assert trial.value == max(trial.intermediate_values.values())  # best of the last epochs
     attrs = trial.user_attrs
-    arch = Architecture.from_json(attrs["architecture_json"])
-    assert str(arch) == attrs["architecture"]
+    arch = trial_architecture(trial)
+    assert arch is not None and arch.depth == attrs["depth"] == 2
+    assert [attrs[f"layer_{i}"] for i in range(2)] == [str(layer) for layer in arch.layers]
+    assert Architecture.from_dict(trial.system_attrs["rlnas:architecture"]) == arch
+    # optuna-dashboard never wraps an attribute: each fits on a line (docs/dashboard.md).
+    assert max(len(str(value)) for value in attrs.values()) <= 60, attrs
     assert attrs["n_params"] > 0 and attrs["train_time_s"] > 0 and attrs["seed"] == 0
 
 

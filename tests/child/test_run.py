@@ -14,6 +14,7 @@ import optuna
 import pytest
 
 from optuna_rlnas import cli
+from optuna_rlnas._cli_common import make_sampler
 from optuna_rlnas.child._budget import BudgetPlan
 from optuna_rlnas.child._budget import parse_duration
 
@@ -145,7 +146,7 @@ def test_best_out_writes_the_model_files(tmp_path, capsys) -> None:
 def test_rl_sampler_with_a_cost_learns_from_the_mnasnet_reward_uncubed() -> None:
     # The value is ACC * (cost / T) ** -0.07 already; cubing it would cube the cost factor.
     for cost, expected in ((None, 0.5**3), ("params", 0.5)):
-        sampler = cli._make_sampler("rlnas", 0, cost)
+        sampler = make_sampler("rlnas", 0, cost)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         study.enqueue_trial({"x": 0})
         study.optimize(lambda t: 0.5 + 0 * t.suggest_int("x", 0, 1), n_trials=1)
