@@ -8,7 +8,9 @@ import argparse
 import logging
 import os
 import secrets
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -54,6 +56,10 @@ class _Worker:
         self.id = f"{socket.gethostname()}:{os.getpid()}"
         self.current: int | None = None  # the trial whose objective runs now
         self.last: int | None = None  # the last trial it started
+        # Set by Ctrl-C (see _RememberInterrupt): a KeyboardInterrupt can be turned into
+        # another exception on its way out (one raised while a database session closes, in a
+        # Lightning hook), which Optuna's catch would take for a failed trial and go on.
+        self.interrupt = threading.Event()
 
     def describe(self, sampler: str) -> str:
         how = "" if self.seed_given else f", drawn: --seed {self.seed} repeats it"
@@ -62,14 +68,18 @@ class _Worker:
     def wrap(self, objective: Callable[[Any], float], split: str) -> Callable[[Any], float]:
         def run(trial: optuna.Trial) -> float:
             self.current = self.last = trial.number
-            trial.set_user_attr("sampler_seed", self.seed)
-            trial.set_user_attr("worker", self.id)
-            trial.set_user_attr("data_split", split)
             try:
+                if self.interrupt.is_set():  # Ctrl-C came and was lost on its way: stop here
+                    raise KeyboardInterrupt
+                trial.set_user_attr("sampler_seed", self.seed)
+                trial.set_user_attr("worker", self.id)
+                trial.set_user_attr("data_split", split)
                 result = objective(trial)
             except KeyboardInterrupt:
                 raise  # keeps ``current``: the summary names the trial that Ctrl-C stopped
-            except BaseException:
+            except BaseException as exc:
+                if self.interrupt.is_set():  # what Ctrl-C turned into: still Ctrl-C
+                    raise KeyboardInterrupt from exc
                 self.current = None
                 raise
             self.current = None
@@ -96,7 +106,30 @@ class _DropInterruptTraceback(logging.Filter):
     # Optuna logs the trial that Ctrl-C interrupted with a traceback; the summary says enough.
     def filter(self, record: logging.LogRecord) -> bool:
         info = record.exc_info
-        return not (info and info[0] is not None and issubclass(info[0], KeyboardInterrupt))
+        return not (info and info[1] is not None and _from_interrupt(info[1]))
+
+
+class _RememberInterrupt:
+    """While a search runs, Ctrl-C also sets ``event`` before raising ``KeyboardInterrupt`` as
+    Python's own handler does, so that the search stops even if the exception is lost on its
+    way out (main thread only: signal handlers can only be set there)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.previous: Any = None
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.event.set()
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 def _progress(total: int | None) -> Any:
@@ -150,7 +183,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     what = f"{search.datamodule.describe()}; {worker.describe(args.sampler)}"
     print(f"searching {what}; storage {mask_url(args.storage)}")
 
-    elapsed, interrupted = _run(study, objective, sampler, args, search.reward)
+    elapsed, interrupted = _run(study, objective, sampler, args, search.reward, worker.interrupt)
     stopped = worker.stop(study) if interrupted else None
     if not interrupted:
         print(f"search took {elapsed:.1f} s")
@@ -176,8 +209,10 @@ def _run(
     sampler: optuna.samplers.BaseSampler,
     args: argparse.Namespace,
     reward: Any,
+    interrupt: threading.Event,
 ) -> tuple[float, bool]:
-    """Run the trials with a progress bar; returns the seconds taken and whether Ctrl-C came."""
+    """Run the trials with a progress bar; returns the seconds taken and whether Ctrl-C came
+    (``interrupt``, set by Ctrl-C however its exception fared)."""
     log_filter = _DropInterruptTraceback()
     handlers = logging.getLogger("optuna").handlers  # filters on handlers see child loggers
     for handler in handlers:
@@ -186,6 +221,8 @@ def _run(
     best_key = "best_acc" if reward.cost is None else "best_value"
 
     def on_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if interrupt.is_set():  # the trial is recorded; start no other
+            raise KeyboardInterrupt
         bar.update(1)
         if trial.state == TrialState.PRUNED and "invalid_reason" in trial.user_attrs:
             bar.write(f"trial #{trial.number} pruned: {trial.user_attrs['invalid_reason']}")
@@ -197,25 +234,27 @@ def _run(
     dashboard = dashboard_callbacks(study, sampler, args.dashboard_every, reward)
     interrupted = False
     start = time.perf_counter()
-    try:
-        _storage.optimize(  # rides out a database restart
-            study,
-            objective,
-            n_trials=args.n_trials,
-            timeout=args.timeout,
-            callbacks=[on_trial, *dashboard],
-            catch=(Exception,),
-        )
-    except KeyboardInterrupt:
-        interrupted = True
-    except Exception as exc:
-        if not _from_interrupt(exc):
-            raise
-        interrupted = True  # Ctrl-C while Optuna recorded a trial (see _Worker.stop)
-    finally:
-        bar.close()
-        for handler in handlers:
-            handler.removeFilter(log_filter)
+    with _RememberInterrupt(interrupt):
+        try:
+            _storage.optimize(  # rides out a database restart
+                study,
+                objective,
+                n_trials=args.n_trials,
+                timeout=args.timeout,
+                callbacks=[on_trial, *dashboard],
+                catch=(Exception,),
+            )
+        except KeyboardInterrupt:
+            interrupted = True
+        except Exception as exc:
+            if not _from_interrupt(exc):
+                raise
+            interrupted = True  # Ctrl-C while Optuna recorded a trial (see _Worker.stop)
+        finally:
+            bar.close()
+            for handler in handlers:
+                handler.removeFilter(log_filter)
+    interrupted = interrupted or interrupt.is_set()
     elapsed = time.perf_counter() - start
     for callback in dashboard:  # the figures of the final state
         try:

@@ -280,6 +280,34 @@ def test_ctrl_c_while_optuna_records_a_trial_fails_it_cleanly(
     assert [t.state for t in _trials(url)] == [TrialState.FAIL]
 
 
+@pytest.mark.slow
+def test_ctrl_c_turned_into_another_error_still_stops_the_search(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    # Seen in a test run under load: Ctrl-C landed in a storage write of the objective and the
+    # KeyboardInterrupt came out as another exception (as when a database session fails to
+    # close), which Optuna's catch took for a failed trial; the search went on starting trials.
+    write = optuna.storages.RDBStorage.set_trial_user_attr
+
+    def interrupted(self, trial_id, key, value):
+        if key == "n_params":
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # the handler raises at the next bytecode
+            except KeyboardInterrupt:
+                raise RuntimeError("the session could not be closed") from None
+        return write(self, trial_id, key, value)
+
+    monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_user_attr", interrupted)
+    url = f"sqlite:///{tmp_path / 'lost.db'}"
+    rc, out, err = _run(["search", "--n-trials", "3", "--storage", url, *TINY], capsys)
+    monkeypatch.undo()
+    assert rc == 130, err
+    assert "Traceback" not in err
+    assert "trial #0 was stopped and marked failed; the finished trials are kept" in out
+    assert [t.state for t in _trials(url)] == [TrialState.FAIL]  # no trial started after it
+
+
 def test_joining_a_study_in_a_read_only_file_is_one_line(study_url, tmp_path, capsys) -> None:
     path = Path(study_url.removeprefix("sqlite:///"))
     before = path.read_bytes()
