@@ -265,17 +265,7 @@ def _run(
 
 
 def _from_interrupt(error: BaseException) -> bool:
-    seen: list[BaseException] = []
-    todo: list[BaseException | None] = [error]
-    while todo:
-        e = todo.pop()
-        if e is None or any(e is s for s in seen):
-            continue
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        seen.append(e)
-        todo += [e.__cause__, e.__context__]
-    return False
+    return any(isinstance(e, KeyboardInterrupt) for e in _storage.exception_chain(error))
 
 
 def _expand_curriculum(args: argparse.Namespace) -> None:

@@ -323,7 +323,7 @@ def database_error(error: BaseException) -> str | None:
     """
     from sqlalchemy.exc import SQLAlchemyError
 
-    for e in _chain(error):
+    for e in exception_chain(error):
         if isinstance(e, SQLAlchemyError):
             lines = str(getattr(e, "orig", None) or e).strip().splitlines()
             return mask_url(lines[0]) if lines else type(e).__name__
@@ -335,7 +335,7 @@ def _outage(error: BaseException) -> str | None:
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import DisconnectionError
 
-    for e in _chain(error):
+    for e in exception_chain(error):
         if isinstance(e, (DBAPIError, DisconnectionError)) and (
             getattr(e, "connection_invalidated", False)
             or type(e).__name__ in ("OperationalError", "InterfaceError", "DisconnectionError")
@@ -344,7 +344,7 @@ def _outage(error: BaseException) -> str | None:
     return None
 
 
-def _chain(error: BaseException) -> list[BaseException]:
+def exception_chain(error: BaseException) -> list[BaseException]:
     """``error`` and every exception it was raised from or while handling, each once."""
     seen: list[BaseException] = []
     todo: list[BaseException | None] = [error]
