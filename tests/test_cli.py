@@ -62,7 +62,8 @@ def _stop(process: subprocess.Popen, timeout: float = 120) -> tuple[str, str]:
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGABRT)
         err = process.communicate(timeout=60)[1]
-        pytest.fail(f"still running {timeout} s after Ctrl-C; its stacks:\n{err[-6000:]}")
+        stacks = err.split("\nExtension modules:")[0]  # faulthandler's list of C modules follows
+        pytest.fail(f"still running {timeout} s after Ctrl-C; its stacks:\n{stacks[-6000:]}")
 
 
 def _run(args: list[str], capsys) -> tuple[int, str, str]:

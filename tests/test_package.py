@@ -42,6 +42,19 @@ def test_import_exports_the_public_names_and_pulls_in_no_heavy_parts() -> None:
     assert set(found["public"]) - PUBLIC <= {m.split(".")[1] for m in modules}
 
 
+def test_the_command_line_and_storage_start_without_torch() -> None:
+    # `rlnas --help`, `rlnas dashboard` and the workers' storage helpers need no torch; the
+    # sampler's names load it on first use (PEP 562), and then work as before.
+    out = _run(
+        "import json, sys, optuna_rlnas, optuna_rlnas.storage, optuna_rlnas.cli\n"
+        "before = 'torch' in sys.modules\n"
+        "sampler = optuna_rlnas.RLNASSampler(seed=0)\n"
+        "print(json.dumps({'before': before, 'after': 'torch' in sys.modules,"
+        " 'name': type(sampler).__module__}))"
+    )
+    assert json.loads(out) == {"before": False, "after": True, "name": "optuna_rlnas._sampler"}
+
+
 def test_the_ledger_works_without_torch() -> None:
     # Which trials are consumed is plain Python: the ledger imports, and keeps count on a real
     # study, in a process where torch cannot be imported (and the package's __init__, which
