@@ -1,8 +1,8 @@
 """The README's main job on digits, with the old and the new training defaults.
 
-    python -m benchmarks.digits_defaults --seeds 3
+    python -m benchmarks.digits_defaults --seeds 5 --trials 20 --epochs 3
 
-Each seed runs the search that ``rlnas search --n-trials 10 --epochs 2 --seed S`` runs
+Each seed runs the search of ``rlnas search --n-trials 20 --epochs 3 --seed S --study-seed S``
 (``RLNASSampler(seed=S, reward_fn=paper_reward)``, no pruner, the paper's 6-layer space,
 ``make_objective`` on ``DigitsDataModule``), once with the recipe before issue 12 (Adam, learning
 rate 0.003, batch 64) and once with today's defaults (SGD with Nesterov momentum, learning rate
@@ -49,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.digits_defaults",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--trials", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     print(f"torch threads {torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f}")
