@@ -25,7 +25,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not completed:
         raise CLIError(f"study {args.study_name!r} has no complete trial yet")
-    best = study.best_trial
+    best = _chosen_trial(study, args.trial, args.study_name)
     architecture = trial_architecture(best)
     if architecture is None:
         raise CLIError(f"trial #{best.number} records no architecture: was it run by rlnas?")
@@ -54,7 +54,8 @@ def cmd_best(args: argparse.Namespace) -> int:
     )
     module = ChildModule(net, training)
     accuracy = best.user_attrs.get("val_acc", best.value)
-    print(f"best trial #{best.number} (validation accuracy {accuracy:.4f}): {architecture}")
+    which = f"{args.trial} trial" if isinstance(args.trial, str) else "trial"
+    print(f"{which} #{best.number} (validation accuracy {accuracy:.4f}): {architecture}")
     print(
         f"retraining on train+validation ({len(datamodule.train_set)} {datamodule.name} images, "
         f"{training.epochs} epochs)"
@@ -72,6 +73,23 @@ def cmd_best(args: argparse.Namespace) -> int:
     if args.out is not None:
         _save_best(args.out, module.net, datamodule, best, training)
     return 0
+
+
+def _chosen_trial(study: Any, choice: str | int, name: str) -> Any:
+    """``rlnas best --trial``: Optuna's best trial, the reward model's recommendation (the child
+    with the best posterior mean: on a noisy objective the best value is often a lucky
+    evaluation), or the complete trial of that number."""
+    if choice == "best":
+        return study.best_trial
+    if choice == "recommended":
+        from optuna_rlnas import recommended_trial
+
+        return recommended_trial(study)  # rebuilt from storage
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    chosen = [t for t in trials if t.number == choice]
+    if not chosen:
+        raise CLIError(f"study {name!r} has no complete trial #{choice}")
+    return chosen[0]
 
 
 def _save_best(folder: str, net: Any, datamodule: Any, best: Any, training: Any) -> None:

@@ -28,6 +28,17 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _trial_choice(text: str) -> str | int:
+    """An argparse type: ``best``, ``recommended`` or a trial number."""
+    if text in ("best", "recommended"):
+        return text
+    if text.isdigit():
+        return int(text)
+    raise argparse.ArgumentTypeError(
+        f"must be best, recommended or a trial number, but got {text!r}"
+    )
+
+
 def _integer(low: int, high: int | None = None) -> Callable[[str], int]:
     """An argparse type: an integer in ``[low, high]``."""
     if high is not None:
@@ -166,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--train-subset", type=_non_negative_int, help="[as in the search; 0 = all images]"
     )
     b.add_argument("--out", help="save the retrained model in this folder (see rlnas run)")
+    b.add_argument(
+        "--trial",
+        type=_trial_choice,
+        default="best",
+        help="best (Optuna's best_trial), recommended (the reward model's best posterior mean) "
+        "or a trial number [%(default)s]",
+    )
     b.set_defaults(handler=cmd_best)
 
     d = commands.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1")

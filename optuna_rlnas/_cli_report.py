@@ -127,6 +127,17 @@ def summary(
             reward = None
         line += "" if reward is None else f", controller reward {reward:.4f}"
     print(line)
+    from optuna_rlnas import RLNASSampler  # loaded by the search already
+
+    chosen = None
+    if isinstance(sampler, RLNASSampler) and sampler.model_config is not None:
+        chosen = sampler.recommended_trial(study)
+    if chosen is not None and chosen.number != best.number:
+        print(
+            f"the reward model recommends trial #{chosen.number} (validation accuracy "
+            f"{chosen.user_attrs.get('val_acc', chosen.value):.4f}, best posterior mean): "
+            "rlnas best --trial recommended"
+        )
     from optuna_rlnas.child import trial_architecture  # loaded by the search already
 
     architecture = trial_architecture(best)

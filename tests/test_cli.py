@@ -131,6 +131,21 @@ def test_search_end_to_end_on_digits_with_two_trials(tmp_path, capsys) -> None:
     rc, out, err = _run(["best", "--storage", url, "--epochs", "1"], capsys)
     assert rc == 0, err
     assert "test accuracy" in out and "on 359 test images" in out
+    study = optuna.load_study(study_name="rlnas", storage=url)
+    assert f"best trial #{study.best_trial.number} " in out
+
+    # The reward model's recommendation (rebuilt from storage), or a trial by its number.
+    from optuna_rlnas import recommended_trial
+
+    chosen = recommended_trial(study)
+    assert chosen is not None
+    best_args = ["best", "--storage", url, "--epochs", "1", "--trial"]
+    rc, out, err = _run([*best_args, "recommended"], capsys)
+    assert rc == 0, err
+    assert f"recommended trial #{chosen.number} " in out and "test accuracy" in out
+    rc, out, err = _run([*best_args, "1"], capsys)
+    assert rc == 0, err
+    assert out.startswith("trial #1 ") and "test accuracy" in out
 
 
 @pytest.mark.slow
