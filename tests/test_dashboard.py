@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import optuna
 import pytest
 
@@ -361,3 +362,25 @@ def test_dashboard_command_refuses_a_missing_artifact_folder(tmp_path, capsys) -
     assert main(["dashboard", "--storage", url, "--artifact-dir", missing]) == 2
     err = capsys.readouterr().err
     assert f"--artifact-dir must be an existing folder, but got {missing!r}" in err
+
+
+def test_the_note_names_the_reward_models_recommendation_when_it_is_not_the_best_trial() -> None:
+    # A noisy objective: the best single value is a lucky evaluation, and the model's
+    # recommendation (best posterior mean) is another trial, which the note names.
+    rng = np.random.default_rng(1)
+
+    def objective(trial: optuna.Trial) -> float:
+        a = trial.suggest_categorical("a", [0, 1, 2, 3])
+        b = trial.suggest_categorical("b", [0, 1, 2, 3])
+        return a + b + rng.normal(0.0, 2.0)
+
+    sampler = RLNASSampler(seed=1)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    study.optimize(objective, n_trials=40)
+    recommended = sampler.recommended_trial(study)
+    assert recommended is not None and recommended.number != study.best_trial.number
+    note = DashboardCallback(sampler).note(study)
+    assert f"### The reward model recommends trial {recommended.number}" in note
+
+    plain = RLNASSampler(seed=1, model=None)  # no model: no recommendation apart from best_trial
+    assert "recommends" not in DashboardCallback(plain).note(study)

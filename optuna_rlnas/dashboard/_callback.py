@@ -152,6 +152,16 @@ class DashboardCallback:
                 f"training time: {attrs.get('train_time_s', '?')} s",
                 f"- architecture: `{architecture if architecture is not None else '?'}`",
             ]
+        recommended = self.sampler.recommended_trial(study) if self.sampler.model_config else None
+        if recommended is not None and recommended.number != _optuna_best(study):
+            lines += [
+                "",
+                f"### The reward model recommends trial {recommended.number}",
+                "",
+                "- its child has the best posterior mean: on a noisy objective a safer pick than "
+                "the best single value (`rlnas best --trial recommended`)",
+                f"- value: {_fmt(recommended.values[0] if recommended.values else None)}",
+            ]
         if self.last_refresh_s is not None:
             lines += [
                 "",
@@ -159,6 +169,13 @@ class DashboardCallback:
                 f"took {self.last_refresh_s * 1e3:.0f} ms._",
             ]
         return "\n".join(lines)
+
+
+def _optuna_best(study: Study) -> int | None:
+    try:
+        return study.best_trial.number
+    except ValueError:  # no complete trial, or a multi-objective study
+        return None
 
 
 def _fmt(value: float | None) -> str:
