@@ -241,7 +241,7 @@ class RLNASSampler(BaseSampler):
                 return None
         try:
             return study.best_trial
-        except ValueError:
+        except (ValueError, RuntimeError):  # no complete trial; a multi-objective study
             return None
 
     # ------------------------------------------------------------------ BaseSampler

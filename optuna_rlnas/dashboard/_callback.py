@@ -174,7 +174,7 @@ class DashboardCallback:
 def _optuna_best(study: Study) -> int | None:
     try:
         return study.best_trial.number
-    except ValueError:  # no complete trial, or a multi-objective study
+    except (ValueError, RuntimeError):  # no complete trial; a multi-objective study
         return None
 
 
