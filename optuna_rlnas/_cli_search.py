@@ -112,16 +112,21 @@ class _DropInterruptTraceback(logging.Filter):
 class _RememberInterrupt:
     """While a search runs, Ctrl-C also sets ``event`` before raising ``KeyboardInterrupt`` as
     Python's own handler does, so that the search stops even if the exception is lost on its
-    way out (main thread only: signal handlers can only be set there)."""
+    way out (main thread only: signal handlers can only be set there). A process started with
+    Ctrl-C ignored, as a non-interactive shell starts its background jobs, keeps ignoring it."""
 
     def __init__(self, event: threading.Event) -> None:
         self.event = event
         self.previous: Any = None
 
     def __enter__(self) -> None:
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.getsignal(signal.SIGINT)
-            signal.signal(signal.SIGINT, self._handle)
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGINT)
+        if previous is signal.SIG_IGN:  # started ignoring Ctrl-C (a script's `&`): keep ignoring
+            return
+        self.previous = previous
+        signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum: int, frame: Any) -> None:
         self.event.set()

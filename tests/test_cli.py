@@ -43,7 +43,15 @@ def _spawn(args: list[str], cwd: Path) -> subprocess.Popen:
         text=True,
         cwd=cwd,
         env=env,
+        # As from a terminal: a process started with SIGINT ignored keeps ignoring it (Python
+        # installs its Ctrl-C handler only over the default), and the test's own process may be
+        # running with it ignored (pytest under a non-interactive shell's `&`, a CI runner).
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
@@ -316,7 +324,12 @@ def test_ctrl_c_turned_into_another_error_still_stops_the_search(
 
     monkeypatch.setattr(optuna.storages.RDBStorage, "set_trial_user_attr", interrupted)
     url = f"sqlite:///{tmp_path / 'lost.db'}"
-    rc, out, err = _run(["search", "--n-trials", "3", "--storage", url, *TINY], capsys)
+    # Ctrl-C as at a terminal, whatever this test process inherited (see _spawn).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        rc, out, err = _run(["search", "--n-trials", "3", "--storage", url, *TINY], capsys)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     monkeypatch.undo()
     assert rc == 130, err
     assert "Traceback" not in err
