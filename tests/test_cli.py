@@ -54,6 +54,23 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def dashboard_studies(process: subprocess.Popen, port: int, timeout: float = 120) -> str:
+    """The body of a starting dashboard's ``/api/studies`` once it answers; fails the test if
+    the process dies (with its stderr's end) or ``timeout`` seconds pass."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            url = f"http://127.0.0.1:{port}/api/studies"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return str(response.read().decode())
+        except OSError:
+            assert process.poll() is None, process.communicate()[1][-3000:]
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(1)
+
+
 def _finish(process: subprocess.Popen, timeout: float = 600) -> str:
     out, err = process.communicate(timeout=timeout)
     assert process.returncode == 0, err[-3000:]
@@ -366,24 +383,12 @@ def test_no_command_prints_help(capsys) -> None:
 
 @pytest.mark.slow
 def test_dashboard_serves_the_study_on_loopback(study_url, tmp_path) -> None:
-    import urllib.request
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     process = _spawn(["dashboard", "--storage", study_url, "--port", str(port)], tmp_path)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                url = f"http://127.0.0.1:{port}/api/studies"
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    body = response.read().decode()
-                break
-            except OSError:
-                assert process.poll() is None, process.communicate()[1]
-                assert time.monotonic() < deadline, "the dashboard did not start"
-                time.sleep(1)
+        body = dashboard_studies(process, port)
         assert '"study_name": "rlnas"' in body or '"study_name":"rlnas"' in body
     finally:
         out, err = _stop(process)

@@ -9,8 +9,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import optuna
 import pytest
@@ -141,18 +139,9 @@ def test_plain_postgresql_url_opens_in_optuna_and_optuna_dashboard(
         text=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                url = f"http://127.0.0.1:{port}/api/studies"
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    body = response.read().decode()
-                break
-            except OSError:
-                assert process.poll() is None, process.communicate()[1][-3000:]
-                assert time.monotonic() < deadline, "optuna-dashboard did not start"
-                time.sleep(1)
-        assert study_name in body
+        from test_cli import dashboard_studies
+
+        assert study_name in dashboard_studies(process, port)
     finally:
         process.terminate()
         process.communicate(timeout=60)

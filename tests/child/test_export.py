@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import optuna
 import pytest
 import torch
+from _reload import reload_test_acc
 
 from optuna_rlnas.child import Architecture
 from optuna_rlnas.child import ChildNet
@@ -24,7 +23,6 @@ from optuna_rlnas.child._export import FILES
 from optuna_rlnas.child._export import upload
 from optuna_rlnas.child._final import train_child
 
-ROOT = Path(__file__).resolve().parents[2]
 ARCH = Architecture(
     (LayerSpec(8, 3, 3), LayerSpec(12, 3, 3, 2, 2, inputs=(0,)), LayerSpec(8, 1, 3, inputs=(0, 1)))
 )
@@ -44,24 +42,7 @@ def test_saved_model_reloads_in_a_fresh_process_with_its_test_accuracy(tmp_path:
     folder, test_acc = _trained(tmp_path)
     assert sorted(os.listdir(folder)) == sorted(FILES)
     assert json.loads((folder / "model.json").read_text())["test_acc"] == test_acc
-    script = (
-        "import json, sys\n"
-        "from optuna_rlnas.child import DigitsDataModule, evaluate, load\n"
-        "net = load(sys.argv[1])\n"
-        "assert not net.training\n"
-        "dm = DigitsDataModule(train_subset=256); dm.setup()\n"
-        "print(json.dumps(evaluate(net, dm.test_dataloader())))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(folder)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == test_acc  # exactly, not approximately
+    assert reload_test_acc(folder, train_subset=256) == test_acc  # exactly, not approximately
 
 
 def test_load_gives_the_same_outputs_and_the_exported_program_too(tmp_path: Path) -> None:

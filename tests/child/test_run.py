@@ -6,39 +6,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import optuna
 import pytest
+from _reload import reload_test_acc
 
 from optuna_rlnas import cli
 from optuna_rlnas._cli_common import make_sampler
 from optuna_rlnas.child._budget import BudgetPlan
 from optuna_rlnas.child._budget import parse_duration
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _reload_test_acc(folder: Path) -> float:
-    """The test accuracy of the saved model, measured in a fresh process."""
-    script = (
-        "import json, sys\n"
-        "from optuna_rlnas.child import DigitsDataModule, evaluate, load\n"
-        "dm = DigitsDataModule(); dm.setup()\n"
-        "print(json.dumps(evaluate(load(sys.argv[1]), dm.test_dataloader())))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", script, str(folder)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.mark.slow
@@ -72,7 +48,7 @@ def test_run_searches_retrains_tests_and_hands_the_model_over(tmp_path, capsys) 
     printed = float(re.search(r"test accuracy ([\d.]+) on 359 test images", out).group(1))
     meta = json.loads((tmp_path / "model" / "model.json").read_text())
     assert round(meta["test_acc"], 4) == printed
-    assert _reload_test_acc(tmp_path / "model") == meta["test_acc"]
+    assert reload_test_acc(tmp_path / "model") == meta["test_acc"]
     # The final phase is a study of its own; the chosen finalist carries the files.
     final = optuna.load_study(study_name="rlnas-final", storage=storage)
     chosen = [t for t in final.trials if "test_acc" in t.user_attrs]
@@ -140,7 +116,7 @@ def test_best_out_writes_the_model_files(tmp_path, capsys) -> None:
     assert sorted(os.listdir(tmp_path / "best")) == sorted(
         ["model.pt", "architecture.json", "model.json", "model.pt2", "architecture.svg"]
     )
-    assert _reload_test_acc(tmp_path / "best") == meta["test_acc"]
+    assert reload_test_acc(tmp_path / "best") == meta["test_acc"]
 
 
 def test_rl_sampler_with_a_cost_learns_from_the_mnasnet_reward_uncubed() -> None:
