@@ -110,13 +110,20 @@ class _DropInterruptTraceback(logging.Filter):
 
 
 class _RememberInterrupt:
-    """While a search runs, Ctrl-C also sets ``event`` before raising ``KeyboardInterrupt`` as
-    Python's own handler does, so that the search stops even if the exception is lost on its
-    way out (main thread only: signal handlers can only be set there). A process started with
-    Ctrl-C ignored, as a non-interactive shell starts its background jobs, keeps ignoring it."""
+    """While a search runs, Ctrl-C sets ``event``; it raises ``KeyboardInterrupt`` (as Python's
+    own handler does) only while a child trains (``interruptible()``), or at a second Ctrl-C.
 
-    def __init__(self, event: threading.Event) -> None:
+    Outside the objective, Optuna is creating or recording a trial: an exception there leaves
+    the trial RUNNING in storage with nobody to fail it. A first Ctrl-C there is remembered
+    instead, and the search stops at the next check (the trial callback, or the start of the
+    next objective, which Optuna then records as failed). The event also stops the search if
+    the exception is lost on its way out. Main thread only: signal handlers can only be set
+    there. A process started with Ctrl-C ignored, as a non-interactive shell starts its
+    background jobs, keeps ignoring it."""
+
+    def __init__(self, event: threading.Event, interruptible: Callable[[], bool]) -> None:
         self.event = event
+        self.interruptible = interruptible
         self.previous: Any = None
 
     def __enter__(self) -> None:
@@ -129,8 +136,10 @@ class _RememberInterrupt:
         signal.signal(signal.SIGINT, self._handle)
 
     def _handle(self, signum: int, frame: Any) -> None:
+        again = self.event.is_set()
         self.event.set()
-        raise KeyboardInterrupt
+        if again or self.interruptible():
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
@@ -188,7 +197,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     what = f"{search.datamodule.describe()}; {worker.describe(args.sampler)}"
     print(f"searching {what}; storage {mask_url(args.storage)}")
 
-    elapsed, interrupted = _run(study, objective, sampler, args, search.reward, worker.interrupt)
+    elapsed, interrupted = _run(study, objective, sampler, args, search.reward, worker)
     stopped = worker.stop(study) if interrupted else None
     if not interrupted:
         print(f"search took {elapsed:.1f} s")
@@ -214,10 +223,11 @@ def _run(
     sampler: optuna.samplers.BaseSampler,
     args: argparse.Namespace,
     reward: Any,
-    interrupt: threading.Event,
+    worker: _Worker,
 ) -> tuple[float, bool]:
     """Run the trials with a progress bar; returns the seconds taken and whether Ctrl-C came
-    (``interrupt``, set by Ctrl-C however its exception fared)."""
+    (``worker.interrupt``, set by Ctrl-C however its exception fared)."""
+    interrupt = worker.interrupt
     log_filter = _DropInterruptTraceback()
     handlers = logging.getLogger("optuna").handlers  # filters on handlers see child loggers
     for handler in handlers:
@@ -239,7 +249,7 @@ def _run(
     dashboard = dashboard_callbacks(study, sampler, args.dashboard_every, reward)
     interrupted = False
     start = time.perf_counter()
-    with _RememberInterrupt(interrupt):
+    with _RememberInterrupt(interrupt, lambda: worker.current is not None):
         try:
             _storage.optimize(  # rides out a database restart
                 study,
