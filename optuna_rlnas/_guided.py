@@ -10,6 +10,8 @@ at each ``suggest_*`` as steps the controller did not draw (``_running.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,11 +47,15 @@ class Guided:
         self.guide.observe(child.decisions, child.actions, reward, number)
 
     def plan(
-        self, policy: PolicySnapshot, rng: np.random.RandomState
+        self,
+        policy: PolicySnapshot,
+        rng: np.random.RandomState,
+        pending: Sequence[Mapping[str, int]] = (),
     ) -> tuple[dict[str, int], dict[str, Any]] | None:
         """The actions the model picks for the next trial (by decision key) and its prediction
-        for the record; ``None``: the controller draws the trial alone."""
-        plan = self.guide.plan(policy, rng)
+        for the record; ``None``: the controller draws the trial alone. ``pending``: the
+        children of trials running now, which it does not pick."""
+        plan = self.guide.plan(policy, rng, pending)
         if plan is None:
             return None
         prediction = {

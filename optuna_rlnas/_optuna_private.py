@@ -28,6 +28,13 @@ def all_trials(study: Study) -> list[FrozenTrial]:
     return study._get_trials(deepcopy=False, use_cache=True)
 
 
+def running_trials(study: Study) -> list[FrozenTrial]:
+    """The study's RUNNING trials, read from storage now (any worker's)."""
+    return study._storage.get_all_trials(
+        study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
+    )
+
+
 def trial_by_number(study: Study, number: int) -> FrozenTrial:
     """One trial of the study, read from storage (through the public storage API)."""
     storage = study._storage

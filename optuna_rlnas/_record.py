@@ -41,6 +41,9 @@ from typing import TypeVar
 from optuna.trial import FrozenTrial
 
 TRIAL_KEY = "rlnas:trial"
+# The child the reward model picked for a running trial, by decision key, written when the trial
+# starts: other workers leave it out of their candidates while it trains.
+PLAN_KEY = "rlnas:plan"
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from optuna_rlnas._learner import RewardFn
 from optuna_rlnas._learner import RewardRecord
 from optuna_rlnas._learner import paper_reward
 from optuna_rlnas._model import ModelConfig
+from optuna_rlnas._record import PLAN_KEY
 from optuna_rlnas._record import TRIAL_KEY
 from optuna_rlnas._running import RunningTrial
 
@@ -265,7 +266,7 @@ class RLNASSampler(BaseSampler):
             with self._lock:
                 self._learner.check(study)
                 self._learner.learn(study, before=trial.number)
-                self._open(trial)
+                self._open(trial, study)
         except Exception:
             # As if the objective had raised: the trial ends FAIL, the error surfaces. Nothing
             # of the read was consumed, so the next trial retries it.
@@ -310,7 +311,7 @@ class RLNASSampler(BaseSampler):
             _private.set_trial_user_attr(study, trial, "rlnas:log_prob", record.log_prob)
             _private.set_trial_user_attr(study, trial, "rlnas:entropy", record.entropy)
 
-    def _open(self, trial: FrozenTrial) -> RunningTrial:
+    def _open(self, trial: FrozenTrial, study: Study | None = None) -> RunningTrial:
         key = _private.trial_id(trial)
         running = self._running.get(key)
         if running is None:
@@ -324,7 +325,10 @@ class RLNASSampler(BaseSampler):
                 # The model picks the child before the first suggest; trials with fixed
                 # parameters (enqueued, retried) are left to the controller.
                 if not _private.has_fixed_params(trial):
-                    plan = self._guided.plan(policy, self._rng.rng)
+                    pending = [] if study is None else _pending_plans(study, trial)
+                    plan = self._guided.plan(policy, self._rng.rng, pending)
+            if plan is not None and study is not None:
+                _private.set_trial_system_attr(study, trial, PLAN_KEY, plan[0])
             running = RunningTrial(
                 self._encoder.sequence(), policy, self.n_updates, *(plan or (None, None))
             )
@@ -355,3 +359,15 @@ class RLNASSampler(BaseSampler):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.RLock()
+
+
+def _pending_plans(study: Study, trial: FrozenTrial) -> list[dict[str, int]]:
+    """The children the model picked for the study's other running trials (any worker's):
+    training already, so not to be picked again (a second worker planning at the same moment
+    sees the same model and would often pick the same child)."""
+    plans = []
+    for other in _private.running_trials(study):
+        plan = other.system_attrs.get(PLAN_KEY)
+        if other.number != trial.number and isinstance(plan, dict):
+            plans.append({str(k): int(v) for k, v in plan.items()})
+    return plans

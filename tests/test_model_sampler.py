@@ -192,3 +192,28 @@ def test_a_mixed_trial_feeds_the_planned_steps_and_draws_the_unforeseen_ones() -
         # The replay (a restarted worker) sees the planned steps as not drawn.
         assert sequence.drawn == [name in drawn for name in sequence.names]
     assert mixed >= 1
+
+
+def test_a_child_another_worker_is_training_is_not_picked_again() -> None:
+    # Two workers in the same state (a pickled copy: same model, same random stream) plan at
+    # the same moment: without the running trial's plan in storage they pick the same child.
+    import copy
+
+    storage = optuna.storages.InMemoryStorage()
+    config = ModelConfig(n_startup_trials=5, n_candidates=64)
+    first = optuna.create_study(
+        storage=storage, direction="maximize", sampler=RLNASSampler(seed=0, model=config)
+    )
+    first.optimize(small_objective, n_trials=8)
+    second = optuna.load_study(
+        study_name=first.study_name, storage=storage, sampler=copy.deepcopy(first.sampler)
+    )
+    running = first.ask()
+    plan = running.storage.get_trial_system_attrs(running._trial_id)["rlnas:plan"]
+    other = second.ask()
+    other_plan = other.storage.get_trial_system_attrs(other._trial_id)["rlnas:plan"]
+    assert set(plan) == set(other_plan) == {"x0", "x1", "k"}
+    assert other_plan != plan
+    # What the running trial suggests is its plan, as the other worker assumed.
+    small_objective(running)
+    assert {k: CHOICES.index(v) if isinstance(v, str) else v for k, v in running.params.items()} == plan

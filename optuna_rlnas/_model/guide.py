@@ -10,6 +10,7 @@ shown and the seed, so a process that replays the study's storage rebuilds it.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -200,9 +201,15 @@ class ModelGuide:
         return gp.fit(features[order], y, groups, scales, n_blocks, self.config.prior)
 
     # ------------------------------------------------------------------ screening
-    def plan(self, policy: PolicySnapshot, rng: np.random.RandomState) -> Plan | None:
+    def plan(
+        self,
+        policy: PolicySnapshot,
+        rng: np.random.RandomState,
+        pending: Sequence[Mapping[str, int]] = (),
+    ) -> Plan | None:
         """The child for the next trial, its candidates drawn from ``policy``, or ``None`` to
-        let the controller draw alone."""
+        let the controller draw alone. ``pending``: children of running trials (by decision
+        key), which are not picked again while they train."""
         cfg = self.config
         if self.n_observations < cfg.n_startup_trials:
             return None
@@ -213,7 +220,8 @@ class ModelGuide:
         rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
         self.features()  # pads stored rows and refreshes the children's keys
         known = self._children if cfg.drop_repeats else {}
-        seen: set[bytes] = set()
+        training = self._pending_keys(pending) if cfg.drop_repeats else set()
+        seen = set(training)
         keep = []
         for i, row in enumerate(rows):
             key = row.tobytes()
@@ -249,6 +257,9 @@ class ModelGuide:
             score = self._score(pool_mean, pool_var, best, noise)
             counts = np.array([len(self._child_rows[c]) for c in pool])
             score[counts >= cfg.max_evaluations] = -math.inf
+            score[np.isin(pool, [self._children[k] for k in training if k in self._children])] = (
+                -math.inf  # evaluated again right now by another trial
+            )
             j = int(np.argmax(score))
             if score[j] > best_score:
                 child = int(pool[j])
@@ -260,6 +271,19 @@ class ModelGuide:
                     len(keep),
                 )
         return plan
+
+    def _pending_keys(self, pending: Sequence[Mapping[str, int]]) -> set[bytes]:
+        """The feature keys of running trials' children; keys of decisions this model has not
+        registered (or actions out of its range: another space's worker) are left out, as a
+        candidate cannot make them either."""
+        index, blocks = self.encoder.index, self.encoder.blocks
+        children = [
+            {k: a for k, a in child.items() if k in index and 0 <= a < blocks[index[k]].n_actions}
+            for child in pending
+        ]
+        if not children:
+            return set()
+        return {row.tobytes() for row in self.encoder.encode(children)}
 
     def _best_candidate(
         self,
