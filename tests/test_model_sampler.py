@@ -216,4 +216,5 @@ def test_a_child_another_worker_is_training_is_not_picked_again() -> None:
     assert other_plan != plan
     # What the running trial suggests is its plan, as the other worker assumed.
     small_objective(running)
-    assert {k: CHOICES.index(v) if isinstance(v, str) else v for k, v in running.params.items()} == plan
+    params = running.params
+    assert {k: CHOICES.index(v) if isinstance(v, str) else v for k, v in params.items()} == plan
