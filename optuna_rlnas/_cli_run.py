@@ -8,10 +8,13 @@ and the times and results become lines.
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
 import time
 from typing import Any
 
 import optuna
+from optuna.trial import TrialState
 
 from optuna_rlnas import storage as _storage
 from optuna_rlnas._cli_common import check_url
@@ -139,6 +142,50 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "fresh: give another --study-name"
             )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return _run_phases(args, parts, storage, start)
+    except KeyboardInterrupt:
+        # Ctrl-C may land while Optuna creates or records a trial, which leaves it RUNNING
+        # with nobody to end it (this command has no heartbeats). Both studies are this
+        # process's own (refused above if they existed), so what still runs is failed here.
+        failed = _fail_running(storage, [args.study_name, f"{args.study_name}-final"])
+        if failed:
+            print(f"interrupted: marked FAIL: {', '.join(failed)}; finished trials are kept")
+        raise
+
+
+def _fail_running(storage: optuna.storages.BaseStorage, names: list[str]) -> list[str]:
+    """Fail the RUNNING trials of the studies ``names`` (those that exist), with Ctrl-C held
+    off meanwhile; returns them as ``study #number``."""
+    previous = _hold_ctrl_c()
+    try:
+        failed = []
+        for name in names:
+            if find_study(storage, name) is None:
+                continue
+            study = optuna.load_study(study_name=name, storage=storage)
+            for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                study.tell(trial.number, state=TrialState.FAIL)
+                failed.append(f"{name} #{trial.number}")
+        return failed
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _hold_ctrl_c() -> Any:
+    """Ignore Ctrl-C (main thread only); returns the handler to restore, or ``None``."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_phases(
+    args: argparse.Namespace,
+    parts: dict[str, Any],
+    storage: optuna.storages.BaseStorage,
+    start: float,
+) -> int:
     study = _run_search(args, parts, storage, start)
     search = (_search_label(study), time.monotonic() - start)
 

@@ -21,6 +21,7 @@ from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import END
 from optuna_rlnas._model.paths import Paths
 from optuna_rlnas._policy import PolicySnapshot
+from optuna_rlnas._policy import Rollout
 
 
 def _space(n_decisions: int = 4, n_actions: int = 4) -> Encoder:
@@ -262,6 +263,34 @@ def test_batched_candidates_draw_what_the_rollout_draws(config: ControllerConfig
         actions, _, _ = controller.sample(decisions, np.random.RandomState(seed))
         assert batch.actions[0].tolist() == actions
         assert batch.complete[0]
+
+
+@pytest.mark.parametrize("config", [ControllerConfig(), ControllerConfig.paper()])
+def test_batched_candidates_have_the_policy_s_probabilities(config: ControllerConfig) -> None:
+    # Candidates that share a prefix share its LSTM state: each child must still come out with
+    # the probability the controller gives it, step by step (a state read from the wrong
+    # prefix shows as a frequency off by many standard errors).
+    controller = Controller(config, seed=3)
+    with torch.no_grad():
+        for p in controller.parameters():
+            p.mul_(25.0)  # a peaked policy: few prefixes, shared by many candidates
+    decisions = _layered(2)
+    paths = Paths()
+    paths.add(decisions, [0] * len(decisions))
+    n = 20_000
+    batch = draw(PolicySnapshot(controller), paths, n, np.random.RandomState(0))
+    children, counts = np.unique(batch.actions, axis=0, return_counts=True)
+    assert len(children) >= 5  # several children, so that prefixes are shared and distinct
+    total = 0.0
+    for child, count in zip(children.tolist(), counts.tolist()):
+        rollout, probability = Rollout(PolicySnapshot(controller)), 1.0
+        for decision, action in zip(decisions, child):
+            probability *= float(rollout.distribution(decision)[action])
+            rollout.step(decision, action=action)
+        total += probability
+        se = math.sqrt(probability * (1 - probability) / n) + 1e-9
+        assert abs(count / n - probability) < 5 * se, (child, count / n, probability)
+    assert total > 0.99  # the children drawn carry nearly all the policy's mass
 
 
 def test_candidates_follow_conditional_paths_and_stop_where_unknown() -> None:

@@ -36,9 +36,9 @@ def normal_scores(values: np.ndarray) -> np.ndarray:
     sorted_values = values[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
     ends = np.r_[starts[1:], n]
-    for s, e in zip(starts, ends):
-        if e - s > 1:
-            ranks[order[s:e]] = (s + 1 + e) / 2.0
+    runs = np.flatnonzero(ends - starts > 1)
+    for s, e in zip(starts[runs].tolist(), ends[runs].tolist()):
+        ranks[order[s:e]] = (s + 1 + e) / 2.0
     quantiles = torch.as_tensor((ranks - 0.5) / n, dtype=torch.float64)
     scores: np.ndarray = torch.special.ndtri(quantiles).numpy()
     return scores

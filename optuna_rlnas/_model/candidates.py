@@ -1,8 +1,9 @@
 """Many children drawn from the controller at once, before the trial asks for any decision.
 
 The same maths as ``Rollout`` (``_policy.py``: Sec. 3.1's LSTM step and softmax, Sec. 3.3's skip
-attention), on a batch: every candidate is one row of the LSTM's state, and each step draws the
-actions of all candidates that make the same decision with one product. The decision a candidate
+attention), on a batch: candidates that have drawn the same actions so far share one row of the
+LSTM's state, and each step computes the softmax of all rows that make the same decision with
+one product; each candidate then draws its own action. The decision a candidate
 makes next comes from the paths of finished children (``paths.py``); a candidate whose next
 decision they cannot tell stops there (its trial draws the rest step by step).
 """
@@ -53,41 +54,67 @@ class Candidates:
 @one_thread_here()
 def draw(policy: PolicySnapshot, paths: Paths, n: int, rng: np.random.RandomState) -> Candidates:
     """``n`` candidates drawn from the policy (one snapshot of the controller's weights) along
-    the learnt paths."""
+    the learnt paths.
+
+    The LSTM's state after a prefix of actions is a function of that prefix alone, and a trained
+    policy draws few distinct prefixes (all ``n`` share the first step, at most a few share
+    each later one), so the state and the step's softmax are computed once per distinct prefix
+    and read by every row that has it. Each row still draws its own uniform: the candidates are
+    the ``n`` independent draws they would be one row at a time.
+    """
     w, controller = policy, policy.controller
     hidden = controller.config.hidden_size
-    h = [np.zeros((n, hidden), dtype=np.float32) for _ in w.layers]
-    c = [np.zeros((n, hidden), dtype=np.float32) for _ in w.layers]
-    previous = np.tile(w.start, (n, 1))  # Sec. 3.1: the first step reads the start input
+    # Per distinct prefix ("prefix" p): h and c of each layer, and the next step's input.
+    h = [np.zeros((1, hidden), dtype=np.float32) for _ in w.layers]
+    c = [np.zeros((1, hidden), dtype=np.float32) for _ in w.layers]
+    previous = w.start[None, :].copy()  # Sec. 3.1: the first step reads the start input
+    prefix = np.zeros(n, dtype=np.int64)  # each row's prefix
     node = np.zeros(n, dtype=np.int64)
     alive = np.ones(n, dtype=bool)
     complete = np.zeros(n, dtype=bool)
     ids: list[np.ndarray] = []
     actions: list[np.ndarray] = []
     known: dict[Decision, int] = {}
-    outputs: list[np.ndarray] = []  # the top layer's h per step, for skip attention (Sec. 3.3)
+    # Per step, the top layer's h per prefix and each row's prefix: skip attention (Sec. 3.3).
+    outputs: list[tuple[np.ndarray, np.ndarray]] = []
     while True:
         groups = _next_decisions(paths, node, alive, actions, complete)
         if not groups:
             break
         index = np.flatnonzero(alive)
-        x = np.empty((n, hidden), dtype=np.float32)
+        live, position = np.unique(prefix[index], return_inverse=True)
+        at = np.full(n, -1, dtype=np.int64)  # each live row's prefix, as a position in ``live``
+        at[index] = position
+        x = np.empty((len(live), hidden), dtype=np.float32)
         for (_, decision), rows in groups.items():
             embedding = w.decision(controller.register(decision))[0]
-            x[rows] = previous[rows] + embedding  # ... plus "which decision now"
-        top = _lstm_step(w.layers, x, h, c, index, hidden)
-        outputs.append(top)
+            ps = np.unique(at[rows])
+            x[ps] = previous[live[ps]] + embedding  # ... plus "which decision now"
+        top, h, c = _lstm_step(w.layers, x, [hk[live] for hk in h], [ck[live] for ck in c])
+        outputs.append((top, at))
         step_ids = np.full(n, -1, dtype=np.int64)
         step_actions = np.full(n, -1, dtype=np.int64)
+        embeddings = {}
         for (u, decision), rows in groups.items():
-            drawn = _draw(w, decision, top[rows], outputs, rows, rng)
-            _, action_embedding, _, _ = w.decision(controller.keys[decision.key])
-            previous[rows] = action_embedding[drawn]
+            drawn = _draw(w, decision, top, at, outputs, rows, rng)
+            embeddings[decision] = w.decision(controller.keys[decision.key])[1]
             step_ids[rows] = known.setdefault(decision, len(known))
             step_actions[rows] = drawn
             child = paths.child(u, decision)
             assert child is not None  # the paths' rule names a decision some child took
             node[rows] = child
+        # The new prefixes: (old prefix, action) pairs; their state is the old prefix's after
+        # this step, their next input the action's embedding.
+        width = max(d.n_actions for _, d in groups)
+        pairs, first, prefix[index] = np.unique(
+            at[index] * width + step_actions[index], return_index=True, return_inverse=True
+        )
+        parents = at[index[first]]
+        h, c = [hk[parents] for hk in h], [ck[parents] for ck in c]
+        previous = np.empty((len(pairs), hidden), dtype=np.float32)
+        for decision, embedding in embeddings.items():
+            rows = index[first][step_ids[index[first]] == known[decision]]
+            previous[prefix[rows]] = embedding[step_actions[rows]]
         ids.append(step_ids)
         actions.append(step_actions)
     shape = (n, len(ids))
@@ -136,43 +163,41 @@ def _next_decisions(
 
 
 def _lstm_step(
-    layers: list[np.ndarray],
-    x: np.ndarray,
-    h: list[np.ndarray],
-    c: list[np.ndarray],
-    index: np.ndarray,
-    hidden: int,
-) -> np.ndarray:
-    """One LSTM step (``Rollout._policy``'s maths) for the rows ``index``; updates h and c in
-    place and returns the top layer's output for every row (other rows: unchanged)."""
-    everyone = len(index) == len(x)  # a static space: no row has stopped, no gathering
-    inp = x if everyone else x[index]
-    ones = np.ones((len(index), 1), dtype=np.float32)
-    for k, weight in enumerate(layers):
-        h_k, c_k = (h[k], c[k]) if everyone else (h[k][index], c[k][index])
+    layers: list[np.ndarray], x: np.ndarray, h: list[np.ndarray], c: list[np.ndarray]
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """One LSTM step (``Rollout._policy``'s maths) on rows of inputs and states: the top
+    layer's output, and the new h and c of each layer."""
+    hidden = x.shape[1]
+    inp = x
+    ones = np.ones((len(x), 1), dtype=np.float32)
+    new_h, new_c = [], []
+    for weight, h_k, c_k in zip(layers, h, c):
         z = np.tanh(_matmul_t(np.concatenate((inp, h_k, ones), axis=1), weight))
         s = 0.5 * z + 0.5  # the sigmoids of i, f and o; g is z's third quarter
         cell = s[:, hidden : 2 * hidden] * c_k + s[:, :hidden] * z[:, 2 * hidden : 3 * hidden]
         inp = s[:, 3 * hidden :] * np.tanh(cell)
-        if everyone:
-            c[k], h[k] = cell, inp
-        else:
-            c[k][index], h[k][index] = cell, inp
-    return h[-1].copy()
+        new_h.append(inp)
+        new_c.append(cell)
+    return inp, new_h, new_c
 
 
 def _draw(
     w: PolicySnapshot,
     decision: Decision,
-    out: np.ndarray,
-    outputs: list[np.ndarray],
+    top: np.ndarray,
+    at: np.ndarray,
+    outputs: list[tuple[np.ndarray, np.ndarray]],
     rows: np.ndarray,
     rng: np.random.RandomState,
 ) -> np.ndarray:
-    """Draw one action per row of ``out`` (the LSTM's output at this decision)."""
+    """Draw one action for each of ``rows``: the softmax once per prefix (``top[at[row]]`` is a
+    row's LSTM output at this decision), the uniform once per row."""
+    ps, first, inverse = np.unique(at[rows], return_index=True, return_inverse=True)
+    out = top[ps]
     if decision.skip_source is not None:
         # Sec. 3.3: P(j -> i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i)).
-        h_source = outputs[decision.skip_source][rows]
+        source_top, source_at = outputs[decision.skip_source]
+        h_source = source_top[source_at[rows[first]]]
         logit = np.tanh(_matmul_t(h_source, w.w_prev) + _matmul_t(out, w.w_curr)) @ w.v
         logit *= w.inverse_temperature
         if w.tanh_constant is not None:
@@ -183,7 +208,7 @@ def _draw(
         logits = _matmul_t(out, head_w) + head_b  # already divided by the temperature
         if w.tanh_constant is not None:
             logits = w.tanh_constant * np.tanh(logits)
-    cdf = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
+    cdf = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)[inverse]
     u = rng.random_sample(len(rows)) * cdf[:, -1]
     # Inverse CDF, as Rollout.step: the first action whose cumulative mass exceeds u.
     drawn: np.ndarray = np.minimum((cdf <= u[:, None]).sum(axis=1), decision.n_actions - 1)
@@ -193,5 +218,11 @@ def _draw(
 def _matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """a @ b.T through torch on the caller's thread: numpy's OpenBLAS spreads a product of this
     size over every core, which on a busy machine made it 25x slower (measured: 3.6 ms instead
-    of 0.13 ms for 256 x 71 x 140)."""
+    of 0.13 ms for 256 x 71 x 140).
+
+    A single row is computed as two: MKL takes its matrix-vector path for one row, whose
+    rounding differs from the matrix product's, and a row's result should not depend on how
+    many distinct prefixes share its step."""
+    if len(a) == 1:
+        return (torch.from_numpy(np.repeat(a, 2, axis=0)) @ torch.from_numpy(b).T).numpy()[:1]
     return (torch.from_numpy(a) @ torch.from_numpy(b).T).numpy()

@@ -9,6 +9,7 @@ shown and the seed, so a process that replays the study's storage rebuilds it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -152,12 +153,7 @@ class ModelGuide:
         the last point of the schedule s_0 = 2, s_k+1 = max(s_k + 1, floor(s_k (1 + growth)))
         at or below n. A function of n alone, so that a process that rebuilds the model from
         storage fits on the same trials as the one that ran them."""
-        size = 2
-        while True:
-            nxt = max(size + 1, math.floor(size * (1.0 + self.config.refit_growth)))
-            if nxt > n:
-                return size
-            size = nxt
+        return _fit_size(n, self.config.refit_growth)
 
     def posterior(self) -> tuple[gp.Posterior, np.ndarray, np.ndarray]:
         """The posterior over every observation, the transformed rewards y and alpha."""
@@ -216,6 +212,10 @@ class ModelGuide:
         if cfg.policy_fraction > 0 and rng.random_sample() < cfg.policy_fraction:
             return None
         candidates = draw(policy, self.paths, cfg.n_candidates, rng)
+        # A trained policy draws the same child many times: only the first draw of each
+        # sequence of (decision, action) steps is encoded and screened.
+        firsts = _first_rows(np.concatenate([candidates.ids, candidates.actions], axis=1))
+        candidates = candidates.take(firsts)
         keys = [d.key for d in candidates.decisions]
         rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
         self.features()  # pads stored rows and refreshes the children's keys
@@ -357,3 +357,23 @@ class ModelGuide:
         child = self._child_of[int(np.argmax(train_mean))]
         rows = self._child_rows[child]
         return self.numbers[rows[int(np.argmax(rewards[rows]))]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _fit_size(n: int, growth: float) -> int:
+    size = 2
+    while True:
+        nxt = max(size + 1, math.floor(size * (1.0 + growth)))
+        if nxt > n:
+            return size
+        size = nxt
+
+
+def _first_rows(table: np.ndarray) -> np.ndarray:
+    """Indices of the first occurrence of each distinct row of ``table``, in table order."""
+    if len(table) == 0 or table.shape[1] == 0:  # no rows, or every row empty (all equal)
+        return np.arange(min(len(table), 1))
+    table = np.ascontiguousarray(table)
+    rows = table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1])))[:, 0]
+    first: np.ndarray = np.sort(np.unique(rows, return_index=True)[1])
+    return first

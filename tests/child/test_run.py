@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 
 import optuna
 import pytest
 from _reload import reload_test_acc
+from optuna.trial import TrialState
 
 from optuna_rlnas import cli
 from optuna_rlnas._cli_common import make_sampler
@@ -58,6 +60,33 @@ def test_run_searches_retrains_tests_and_hands_the_model_over(tmp_path, capsys) 
     assert (tmp_path / "run_artifacts").is_dir()  # beside the SQLite file, as the dashboard reads
     search = optuna.load_study(study_name="rlnas", storage=storage)
     assert chosen[0].user_attrs["source_trial"] in {t.number for t in search.trials}
+
+
+class _CtrlCWhileCreating(optuna.samplers.RandomSampler):
+    """Sends this process a real SIGINT while Optuna creates trial ``at`` (in storage, RUNNING,
+    its objective not started): the race a Ctrl-C can land in."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__(seed=0)
+        self.at = at
+
+    def before_trial(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if trial.number == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_in_run_leaves_no_trial_running(tmp_path, capsys, monkeypatch) -> None:
+    from optuna_rlnas import _cli_run
+
+    monkeypatch.setattr(_cli_run, "make_sampler", lambda name, seed: _CtrlCWhileCreating(at=1))
+    storage = f"sqlite:///{tmp_path / 'run.db'}"
+    args = ["run", "--storage", storage, "--search-epochs", "1", "--search-subset", "200"]
+    assert cli.main(args) == 130
+    out, err = capsys.readouterr()
+    assert "interrupted: marked FAIL: rlnas #1; finished trials are kept" in out
+    assert "rlnas: interrupted" in err
+    trials = optuna.load_study(study_name="rlnas", storage=storage).trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL]
 
 
 def test_run_refuses_an_existing_study_and_a_bad_budget(tmp_path, capsys) -> None:
