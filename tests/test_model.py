@@ -65,6 +65,31 @@ def test_encoding_distances_overlap_ordered_and_missing() -> None:
         assert distance(2, 3, block) == pytest.approx(1.0)
 
 
+def test_squared_ordinal_encoding_distances() -> None:
+    encoder = Encoder()
+    encoder.register("width", 5, ordered=True, squared=True)
+    encoder.register("pair", 2, ordered=True, squared=True)  # two actions: two categories
+    children = [{"width": a, "pair": 1} for a in range(5)] + [{}]
+    rows, scales = encoder.encode(children), encoder.scales()
+    width = encoder.groups() == 0
+
+    def distance(i: int, j: int) -> float:
+        return float((((rows[i] - rows[j]) ** 2) * scales)[width].sum())
+
+    for a in range(5):
+        for b in range(5):
+            assert distance(a, b) == pytest.approx(((a - b) / 4) ** 2)
+        assert 0.75 <= distance(a, 5) <= 1.0  # missing: near 1 from every action
+    assert not encoder.blocks[1].squared and encoder.blocks[1].width == 3  # one-hot + missing
+    keys = ["width", "pair"]
+    ids = np.array([[0, 1], [0, -1]])
+    actions = np.array([[3, 1], [2, -1]])
+    np.testing.assert_array_equal(
+        encoder.encode_steps(keys, ids, actions),
+        encoder.encode([{"width": 3, "pair": 1}, {"width": 2}]),
+    )
+
+
 def test_encode_steps_agrees_with_encode() -> None:
     encoder = _space()
     children = _children(encoder, 20)

@@ -40,6 +40,12 @@ class ModelConfig:
             than the best observation.
         ordered_kernel: Ordered decisions (integers, float grids and bins) are compared by
             distance; ``False`` compares every decision by overlap (equal or not).
+        squared_ordinal: Ordered decisions are compared by the squared distance of their
+            positions, ``((a - b) / (n - 1))^2``, a kernel smooth along the order (a Gaussian
+            in the position), rather than ``|a - b| / (n - 1)`` (an exponential kernel, rough
+            between neighbours). A decision a child did not take is then at distance 3/4 to 1
+            from each action rather than exactly 1. Experimental, off by default until
+            measured on every problem (``docs/model-experiments.md``).
         refit_growth: The hyperparameters are refitted when the finished trials have grown by
             this fraction since the last fit (every trial while that is under one).
         max_fit_trials: At most this many trials (a seeded subset) fit the hyperparameters; the
@@ -56,6 +62,7 @@ class ModelConfig:
     max_evaluations: int = 4
     noise_threshold: float = 0.1
     ordered_kernel: bool = True
+    squared_ordinal: bool = False
     refit_growth: float = 0.1
     max_fit_trials: int = 300
     prior: Prior = field(default_factory=Prior)

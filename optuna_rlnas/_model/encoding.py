@@ -8,6 +8,8 @@ encoding fixes what "near" means for each kind of decision:
 * an *ordered* one (an integer, a float grid or its bins) is a thermometer code (feature k is
   ``action > k``) scaled by ``1 / (n_actions - 1)``: actions a and b are at distance
   ``|a - b| / (n_actions - 1)``, so neighbours are near and the two ends are at distance 1;
+  or, with ``squared``, the position ``a / (n_actions - 1)`` itself, at squared distance
+  ``((a - b) / (n_actions - 1))^2`` (``ModelConfig.squared_ordinal``);
 * a decision the child never took (a conditional branch not on its path) has a missing code,
   at distance 1 from every action and 0 from another missing one.
 
@@ -32,10 +34,13 @@ class Block:
     n_actions: int
     ordered: bool
     start: int
+    squared: bool = False  # ordered, at squared distance ((a - b) / (n - 1))^2
 
     @property
     def width(self) -> int:
         # One-hot over the actions plus the missing column; or the thermometer plus it.
+        if self.squared:
+            return 2
         return self.n_actions + 1 if not self.ordered else self.n_actions
 
 
@@ -60,7 +65,7 @@ class Encoder:
     def n_features(self) -> int:
         return self.blocks[-1].start + self.blocks[-1].width if self.blocks else 0
 
-    def register(self, key: str, n_actions: int, ordered: bool) -> int:
+    def register(self, key: str, n_actions: int, ordered: bool, squared: bool = False) -> int:
         """The block of decision ``key``, added the first time it is seen."""
         known = self.index.get(key)
         if known is not None:
@@ -74,8 +79,14 @@ class Encoder:
         if n_actions < 1:
             raise ValueError(f"n_actions of {key!r} must be >= 1, but got {n_actions}.")
         ordered = ordered and n_actions > 2  # two ordered actions are two categories
-        block = Block(key, n_actions, ordered, self.n_features)
-        if ordered:
+        squared = squared and ordered
+        block = Block(key, n_actions, ordered, self.n_features, squared)
+        if squared:
+            # The position a / (n - 1), then the missing column: missing is at squared distance
+            # 3/4 + (a / (n - 1) - 1/2)^2, in [3/4, 1], from every action.
+            scale = np.array([1.0, 0.75])
+            missing = np.array([0.5, 1.0])
+        elif ordered:
             steps = n_actions - 1
             # Thermometer columns, then the missing column. A missing row reads 1/2 in every
             # thermometer column (squared distance 1/4 to any action) and 1 in its own column,
@@ -110,7 +121,9 @@ class Encoder:
                         f"action of {key!r} must be in [0, {block.n_actions}), but got {action}."
                     )
                 cols = rows[r, block.start : block.start + block.width]
-                if block.ordered:
+                if block.squared:
+                    cols[0], cols[1] = action / (block.n_actions - 1), 0.0
+                elif block.ordered:
                     cols[:-1] = np.arange(block.n_actions - 1) < action
                     cols[-1] = 0.0
                 else:
@@ -129,7 +142,10 @@ class Encoder:
                 at = np.flatnonzero(ids[:, t] == d)
                 block = self.blocks[self.index[keys[d]]]
                 acts = actions[at, t]
-                if block.ordered:
+                if block.squared:
+                    rows[at, block.start] = acts / (block.n_actions - 1)
+                    rows[at, block.start + 1] = 0.0
+                elif block.ordered:
                     steps = np.arange(block.n_actions - 1)
                     rows[at, block.start : block.start + block.n_actions - 1] = (
                         steps[None, :] < acts[:, None]

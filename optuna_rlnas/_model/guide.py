@@ -81,7 +81,9 @@ class ModelGuide:
     # ------------------------------------------------------------------ data
     def register(self, key: str, n_actions: int, ordered: bool) -> None:
         """Declare a decision (its key, number of actions and whether they are ordered)."""
-        self.encoder.register(key, n_actions, ordered and self.config.ordered_kernel)
+        self.encoder.register(
+            key, n_actions, ordered and self.config.ordered_kernel, self.config.squared_ordinal
+        )
 
     def observe(
         self, decisions: Sequence[Decision], actions: Sequence[int], reward: float, number: int
