@@ -430,3 +430,21 @@ def test_sampler_time_prints_ratios_to_tpe_and_growth(capsys) -> None:
     assert sampler_time.growth(1.1, 3.3).startswith("flat")
     assert sampler_time.growth(2.0, 3.3).startswith("sub-linear")
     assert sampler_time.growth(4.0, 3.3).startswith("linear or worse")
+
+
+def test_same_children_finds_the_stored_picks_and_a_changed_one(
+    short_run: tuple[str, pd.DataFrame], tmp_path
+) -> None:
+    from benchmarks import same_children
+
+    out, _ = short_run
+    if "rlnas" not in _available(["rlnas"]):
+        pytest.skip("rlnas unavailable")
+    assert same_children.compare("nb201-cifar10", 0, 20, out, "rlnas") == []
+    # The same run with one stored pick changed: that trial, and only it, is reported.
+    stored = pd.read_csv(run.result_path(out, "nb201-cifar10"), dtype={"key": str})
+    row = stored.index[(stored.sampler == "rlnas") & (stored.seed == 0) & (stored.trial == 7)]
+    stored.loc[row, "key"] = "not-a-child"
+    changed = str(tmp_path)
+    stored.to_csv(run.result_path(changed, "nb201-cifar10"), index=False)
+    assert same_children.compare("nb201-cifar10", 0, 20, changed, "rlnas") == [7]
