@@ -375,7 +375,5 @@ def _first_rows(table: np.ndarray) -> np.ndarray:
     """Indices of the first occurrence of each distinct row of ``table``, in table order."""
     if len(table) == 0 or table.shape[1] == 0:  # no rows, or every row empty (all equal)
         return np.arange(min(len(table), 1))
-    table = np.ascontiguousarray(table)
-    rows = table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1])))[:, 0]
-    first: np.ndarray = np.sort(np.unique(rows, return_index=True)[1])
+    first: np.ndarray = np.sort(np.unique(table, axis=0, return_index=True)[1])
     return first
