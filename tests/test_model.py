@@ -16,10 +16,12 @@ from optuna_rlnas._model import ModelGuide
 from optuna_rlnas._model import gp
 from optuna_rlnas._model.acquisition import log_expected_improvement
 from optuna_rlnas._model.acquisition import normal_scores
+from optuna_rlnas._model.candidates import Candidates
 from optuna_rlnas._model.candidates import draw
 from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import END
 from optuna_rlnas._model.paths import Paths
+from optuna_rlnas._model.pool import Pool
 from optuna_rlnas._policy import PolicySnapshot
 from optuna_rlnas._policy import Rollout
 
@@ -242,6 +244,39 @@ def test_normal_scores_are_ranks_with_ties_shared() -> None:
     ))
 
 
+def _pool(rows: np.ndarray) -> Pool:
+    """A pool of bare rows (the screening maths needs no drawn steps)."""
+    empty = np.zeros((len(rows), 0), dtype=np.int64)
+    return Pool(None, None, Candidates([], empty, empty, np.ones(len(rows), bool)), rows)
+
+
+def test_pool_screening_grows_with_the_posterior_like_a_fresh_solve() -> None:
+    encoder, features, y = _data(n=60)
+    weights = np.linspace(0.2, 1.5, encoder.n_features)
+    post = gp.Posterior(weights, signal=1.3, noise=0.05)
+    post.extend(features[:20])
+    pool = _pool(encoder.encode(_children(encoder, 40, seed=5)))
+    solved_early = np.arange(0, 40, 3)
+    pool.cross(post)
+    pool.variance(post, solved_early)  # solved at 20 children, then grown row by row
+    # one child, several, one again, then enough to merge the factor's parts
+    for chunk in np.array_split(np.arange(20, 60), [21, 24, 25, 40]):
+        post.extend(features[chunk])
+        k = pool.cross(post)
+        np.testing.assert_allclose(k.numpy(), post.cross(pool.rows).numpy(), atol=1e-12)
+        cols = np.arange(40)
+        np.testing.assert_allclose(
+            pool.variance(post, cols), post.variance(post.cross(pool.rows)), atol=1e-9
+        )
+    # New hyperparameters: another posterior, and the pool starts over.
+    other = gp.Posterior(weights * 2, signal=0.7, noise=0.1)
+    other.extend(features)
+    pool.cross(other)
+    np.testing.assert_allclose(
+        pool.variance(other, np.arange(40)), other.variance(other.cross(pool.rows)), atol=1e-9
+    )
+
+
 # ------------------------------------------------------------------ paths and candidates
 
 
@@ -255,6 +290,19 @@ def test_paths_of_a_static_space_are_one_sequence() -> None:
         assert paths.next(node, [5, 5, 5]) == d  # whatever the actions
         node = paths.child(node, d)
     assert paths.next(node, [0, 0, 0]) == END
+
+
+def test_paths_count_changes_that_can_change_a_candidate_s_next_decision() -> None:
+    paths = Paths()
+    paths.add(["a", "b"], [0, 1])
+    static = paths.changes
+    paths.add(["a", "b"], [1, 0])  # a static space: nothing new to learn
+    assert paths.changes == static
+    paths.add(["a", "c"], [2, 0])  # a branch appears after "a"
+    branched = paths.changes
+    assert branched > static
+    paths.add(["a", "b"], [0, 0])  # through the branch: its rule may move
+    assert paths.changes > branched
 
 
 def test_paths_learn_which_earlier_action_decides_a_branch() -> None:
@@ -358,6 +406,33 @@ def test_guide_never_plans_an_evaluated_child() -> None:
         assert (plan.actions["x"], plan.actions["y"]) == children[-1]
 
 
+@pytest.mark.parametrize("share", [True, False])
+def test_guide_draws_once_per_policy_version_when_it_shares_candidates(share: bool) -> None:
+    encoder = _space(5, 4)
+    guide = ModelGuide(ModelConfig(n_startup_trials=3, share_candidates=share), seed=0)
+    for block in encoder.blocks:
+        guide.register(block.key, block.n_actions, block.ordered)
+    decisions = [Decision(b.key, b.n_actions) for b in encoder.blocks]
+    for number, child in enumerate(_children(encoder, 10, seed=1)):
+        guide.observe(decisions, [child[d.key] for d in decisions], float(sum(child.values())),
+                      number)
+    controller, rng = Controller(seed=0), np.random.RandomState(0)
+    policy = PolicySnapshot(controller)
+    picks, draws = [], []
+    for number in range(10, 14):
+        before = rng.get_state()[2]
+        plan = guide.plan(policy, rng)
+        assert plan is not None and plan.reevaluates is None
+        draws.append(rng.get_state()[2] != before)  # the draw consumed uniforms
+        picks.append(tuple(plan.actions[d.key] for d in decisions))
+        guide.observe(decisions, picks[-1], float(sum(picks[-1])), number)
+    assert draws == [True] + [not share] * 3
+    assert len(set(picks)) == len(picks)  # a pick is evaluated, then never offered again
+    before = rng.get_state()[2]
+    guide.plan(PolicySnapshot(controller), rng)  # another snapshot: its own candidates
+    assert rng.get_state()[2] != before
+
+
 def test_guide_learns_from_repeats_whether_the_objective_is_noisy() -> None:
     guide, decisions = _guide()
     for number in range(4):
@@ -440,10 +515,12 @@ def test_pruned_candidate_search_picks_what_a_full_search_picks(noise: float) ->
     posterior, y, alpha = guide.posterior()
     best = float(posterior.train_mean(y, alpha).max())
     for seed in range(5):
-        rows = encoder.encode(_children(encoder, 300, seed=10 + seed))
+        rows = guide.encoder.encode(_children(encoder, 300, seed=10 + seed))
         mean, var = posterior.predict(rows, alpha)
         full = guide._score(mean, var, best, noise)
-        i, m, sd, score = guide._best_candidate(posterior, rows, alpha, best, noise)
+        i, m, sd, score = guide._best_candidate(
+            posterior, _pool(rows), np.arange(len(rows)), alpha, best, noise
+        )
         assert i == int(np.argmax(full))
         assert score == pytest.approx(full.max()) and m == pytest.approx(mean[i])
         assert sd == pytest.approx(math.sqrt(var[i]))

@@ -126,7 +126,7 @@ def test_model_rebuilt_from_storage_agrees() -> None:
     config = ModelConfig(n_startup_trials=5, n_candidates=64)
     first = RLNASSampler(seed=3, model=config)
     study = optuna.create_study(direction="maximize", sampler=first)
-    study.optimize(small_objective, n_trials=25)
+    study.optimize(small_objective, n_trials=15)  # of 27 children: some left to pick
     first.consume(study)
     second = RLNASSampler(seed=3, model=config)
     second.consume(study)
@@ -139,7 +139,13 @@ def test_model_rebuilt_from_storage_agrees() -> None:
         s._guided.guide.plan(PolicySnapshot(s.controller), np.random.RandomState(0))
         for s in (first, second)
     ]
-    assert plans[0] == plans[1]
+    # The same pick; the predictions agree up to the rounding of a factor grown row by row
+    # (the running sampler) against one built at once (the rebuilt one).
+    assert plans[0] is not None and plans[1] is not None
+    assert plans[0].actions == plans[1].actions
+    assert plans[0].reevaluates == plans[1].reevaluates
+    assert plans[0].mean == pytest.approx(plans[1].mean, rel=1e-6)
+    assert plans[0].sd == pytest.approx(plans[1].sd, rel=1e-6)
 
 
 def test_conditional_space_with_the_model() -> None:

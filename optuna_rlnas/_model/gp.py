@@ -2,7 +2,8 @@
 
 The kernel is the exponential of a weighted squared distance between feature rows
 (``encoding.py``): with ``theta_d`` the weight of decision d and ``delta_d(x, x')`` its distance
-(the categorical overlap for unordered decisions, ``|a - b| / (n - 1)`` for ordered ones),
+(the categorical overlap for unordered decisions; for ordered ones ``((a - b) / (n - 1))^2`` by
+default, ``|a - b| / (n - 1)`` with ``ModelConfig(squared_ordinal=False)``),
 
     k(x, x') = s^2 exp(-sum_d theta_d delta_d(x, x')),      y = f(x) + eps, eps ~ N(0, sigma^2),
 
@@ -218,11 +219,22 @@ class Posterior:
         self.weights = torch.as_tensor(weights, dtype=torch.float64)
         self.signal = float(signal)
         self.noise = float(noise) + _JITTER * self.signal
-        self.features = torch.zeros((0, len(weights)), dtype=torch.float64)
+        # Row buffers with spare room, so that a new child copies one row, not the table.
+        self._features = torch.zeros((0, len(weights)), dtype=torch.float64)
         self._base = torch.zeros((0, 0), dtype=torch.float64)  # L_0
-        self._rows = torch.zeros((0, 0), dtype=torch.float64)  # B, (m, n_0)
+        self._row_buffer = torch.zeros((0, 0), dtype=torch.float64)  # B in its first rows
         self._corner = torch.zeros((0, 0), dtype=torch.float64)  # C, (m, m)
         self.n = 0
+
+    @property
+    def features(self) -> torch.Tensor:
+        """The stored children's feature rows, shape ``(n, n_features)``."""
+        return self._features[: self.n]
+
+    @property
+    def _rows(self) -> torch.Tensor:
+        """B, shape ``(n - n_0, n_0)``: the factor's rows added since the base."""
+        return self._row_buffer[: self.n - len(self._base)]
 
     def kernel(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         return self.signal * torch.exp(-sq_distances(a, b, self.weights))
@@ -243,11 +255,11 @@ class Posterior:
         extra = len(weights) - self.features.shape[1]
         if extra <= 0:
             return
-        tail = torch.as_tensor(missing_tail, dtype=torch.float64).expand(self.features.shape[0], -1)
-        self.features = torch.cat([self.features, tail], dim=1)
+        tail = torch.as_tensor(missing_tail, dtype=torch.float64).expand(self.n, -1)
+        self._features = torch.cat([self.features, tail], dim=1)
         self.weights = torch.as_tensor(weights, dtype=torch.float64)
 
-    def _solve_lower(self, rhs: torch.Tensor) -> torch.Tensor:
+    def solve_lower(self, rhs: torch.Tensor) -> torch.Tensor:
         """L^-1 rhs, by blocks: x_0 = L_0^-1 r_0, x_1 = C^-1 (r_1 - B x_0)."""
         n0 = len(self._base)
         x0: torch.Tensor = torch.linalg.solve_triangular(self._base, rhs[:n0], upper=False)
@@ -255,6 +267,29 @@ class Posterior:
             return x0
         x1 = torch.linalg.solve_triangular(self._corner, rhs[n0:] - self._rows @ x0, upper=False)
         return torch.cat([x0, x1])
+
+    def factor_rows(self, start: int) -> torch.Tensor:
+        """Rows ``start:`` of L, shape ``(n - start, n)``."""
+        n0 = len(self._base)
+        out = torch.zeros((self.n - start, self.n), dtype=torch.float64)
+        if start < n0:
+            out[: n0 - start, :n0] = self._base[start:]
+        first = max(start, n0)  # the first of the rows added since the base
+        if self.n > first:
+            out[first - start :, :n0] = self._rows[first - n0 :]
+            out[first - start :, n0:] = self._corner[first - n0 :]
+        return out
+
+    def solve_appended(self, solved: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+        """The last rows of L^-1 [r_0; r_1], given ``solved`` = L_00^-1 r_0 over the first
+        children and ``rhs`` = r_1 over the rest: L_11^-1 (r_1 - L_10 solved), O(n) per
+        column for one new child."""
+        start = len(solved)
+        rows = self.factor_rows(start)
+        out: torch.Tensor = torch.linalg.solve_triangular(
+            rows[:, start:], rhs - rows[:, :start] @ solved, upper=False
+        )
+        return out
 
     def _solve_upper(self, rhs: torch.Tensor) -> torch.Tensor:
         """L^-T rhs, by blocks: x_1 = C^-T r_1, x_0 = L_0^-T (r_0 - B^T x_1)."""
@@ -276,7 +311,7 @@ class Posterior:
             return
         k22 = self.kernel(new, new) + self.noise * torch.eye(m, dtype=torch.float64)
         if self.n:
-            l21 = self._solve_lower(self.kernel(self.features, new)).T  # (m, n)
+            l21 = self.solve_lower(self.kernel(self.features, new)).T  # (m, n)
             schur = k22 - l21 @ l21.T
         else:
             l21, schur = torch.zeros((m, 0), dtype=torch.float64), k22
@@ -290,19 +325,20 @@ class Posterior:
         corner[:added, :added] = self._corner
         corner[added:, :added] = l21[:, n0:]
         corner[added:, added:] = l22
-        self._rows = torch.cat([self._rows.reshape(added, n0), l21[:, :n0]])
+        self._row_buffer = _put_rows(self._row_buffer, added, l21[:, :n0])
         self._corner = corner
-        self.features = torch.cat([self.features, new])
+        self._features = _put_rows(self._features, self.n, new)
         self.n += m
         if added + m > max(16, n0 // 4):  # merge: one copy per quarter of growth
-            self._base, self._rows = self.factor, torch.zeros((0, self.n), dtype=torch.float64)
+            self._base = self.factor
+            self._row_buffer = torch.zeros((max(16, self.n // 4) + 1, self.n), dtype=torch.float64)
             self._corner = torch.zeros((0, 0), dtype=torch.float64)
 
     @one_thread_here()
     def solve(self, y: np.ndarray) -> np.ndarray:
         """alpha = (K + sigma^2 I)^-1 y = L^-T L^-1 y for targets of the stored children."""
         rhs = torch.as_tensor(y, dtype=torch.float64)[:, None]
-        return self._solve_upper(self._solve_lower(rhs))[:, 0].numpy()
+        return self._solve_upper(self.solve_lower(rhs))[:, 0].numpy()
 
     @one_thread_here()
     def cross(self, rows: np.ndarray) -> torch.Tensor:
@@ -319,7 +355,7 @@ class Posterior:
         s^2 - |L^-1 k_*|^2."""
         if self.n == 0:
             return np.full(k_star.shape[1], self.signal)
-        v = self._solve_lower(k_star)
+        v = self.solve_lower(k_star)
         return (self.signal - (v * v).sum(0)).clamp_min(1e-12 * self.signal).numpy()
 
     def variance_bound(self, k_star: torch.Tensor) -> np.ndarray:
@@ -342,3 +378,15 @@ class Posterior:
     def train_mean(self, y: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """The posterior mean at the stored children: K_f alpha = y - sigma^2 alpha."""
         return np.asarray(y) - self.noise * alpha
+
+
+def _put_rows(buffer: torch.Tensor, used: int, rows: torch.Tensor) -> torch.Tensor:
+    """``buffer`` with ``rows`` written after its first ``used`` rows; a full buffer is
+    replaced by one twice as large (one copy per doubling)."""
+    end = used + len(rows)
+    if end > len(buffer) or buffer.shape[1] != rows.shape[1]:
+        grown = torch.zeros((max(end, 2 * len(buffer)), rows.shape[1]), dtype=torch.float64)
+        grown[:used] = buffer[:used]
+        buffer = grown
+    buffer[used:end] = rows
+    return buffer

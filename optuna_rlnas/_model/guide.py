@@ -26,6 +26,7 @@ from optuna_rlnas._model.candidates import draw
 from optuna_rlnas._model.config import ModelConfig
 from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import Paths
+from optuna_rlnas._model.pool import Pool
 from optuna_rlnas._policy import PolicySnapshot
 
 _DETERMINISTIC_AFTER = 3  # equal repeats (and none unequal) that show the objective has no noise
@@ -77,6 +78,10 @@ class ModelGuide:
         self._fit_size = 0
         self._fit_blocks = 0
         self._posterior: gp.Posterior | None = None
+        self._pool: Pool | None = None  # a cache (share_candidates): not pickled
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "_pool": None}
 
     # ------------------------------------------------------------------ data
     def register(self, key: str, n_actions: int, ordered: bool) -> None:
@@ -213,27 +218,18 @@ class ModelGuide:
             return None
         if cfg.policy_fraction > 0 and rng.random_sample() < cfg.policy_fraction:
             return None
-        candidates = draw(policy, self.paths, cfg.n_candidates, rng)
-        # A trained policy draws the same child many times: only the first draw of each
-        # sequence of (decision, action) steps is encoded and screened.
-        firsts = _first_rows(np.concatenate([candidates.ids, candidates.actions], axis=1))
-        candidates = candidates.take(firsts)
-        keys = [d.key for d in candidates.decisions]
-        rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
         self.features()  # pads stored rows and refreshes the children's keys
+        pool = self._pool_for(policy, rng)
+        candidates = pool.candidates
         known = self._children if cfg.drop_repeats else {}
         training = self._pending_keys(pending) if cfg.drop_repeats else set()
-        seen = set(training)
-        keep = []
-        for i, row in enumerate(rows):
-            key = row.tobytes()
-            if key in seen or key in known:
-                continue
-            seen.add(key)
-            keep.append(i)
-        if keep and cfg.acquisition == "none":
-            return Plan(candidates.child(keep[0]), None, math.nan, math.nan, len(keep))
-        if not keep and not cfg.reevaluate:
+        keep = np.array(
+            [i for i, key in enumerate(pool.keys) if key not in training and key not in known],
+            dtype=np.int64,
+        )
+        if len(keep) and cfg.acquisition == "none":
+            return Plan(candidates.child(int(keep[0])), None, math.nan, math.nan, len(keep))
+        if not len(keep) and not cfg.reevaluate:
             return None  # every candidate was evaluated already: the controller draws alone
         posterior, y, alpha = self.posterior()
         train_mean = posterior.train_mean(y, alpha)
@@ -241,38 +237,59 @@ class ModelGuide:
         if noisy:
             # Huang et al. (2006): the incumbent is the child with the best mean - sd, not
             # the best (noisy) observation.
-            pool, pool_mean, pool_var = self._top_children(posterior, alpha, train_mean)
-            best = float(np.max(pool_mean - np.sqrt(pool_var)))
+            top, top_mean, top_var = self._top_children(posterior, alpha, train_mean)
+            best = float(np.max(top_mean - np.sqrt(top_var)))
         else:
             best = float(train_mean.max())
         noise = posterior.noise if noisy else 0.0
         plan, best_score = None, -math.inf
-        if keep:
+        if len(keep):
             i, mean, sd, best_score = self._best_candidate(
-                posterior, rows[keep], alpha, best, noise
+                posterior, pool, keep, alpha, best, noise
             )
-            plan = Plan(candidates.child(keep[i]), None, mean, sd, len(keep))
+            plan = Plan(candidates.child(int(keep[i])), None, mean, sd, len(keep))
         if cfg.reevaluate and noisy:
             # Evaluated children compete on the same acquisition: under noise a promising
             # child's f is still uncertain, and one more evaluation may be worth more than a
             # new child (a child is evaluated at most max_evaluations times).
-            score = self._score(pool_mean, pool_var, best, noise)
-            counts = np.array([len(self._child_rows[c]) for c in pool])
+            score = self._score(top_mean, top_var, best, noise)
+            counts = np.array([len(self._child_rows[c]) for c in top])
             score[counts >= cfg.max_evaluations] = -math.inf
-            score[np.isin(pool, [self._children[k] for k in training if k in self._children])] = (
+            score[np.isin(top, [self._children[k] for k in training if k in self._children])] = (
                 -math.inf  # evaluated again right now by another trial
             )
             j = int(np.argmax(score))
             if score[j] > best_score:
-                child = int(pool[j])
+                child = int(top[j])
                 plan = Plan(
                     dict(self._child_actions[child]),
                     self.numbers[self._child_rows[child][0]],
-                    float(pool_mean[j]),
-                    float(np.sqrt(pool_var[j])),
+                    float(top_mean[j]),
+                    float(np.sqrt(top_var[j])),
                     len(keep),
                 )
         return plan
+
+    def _pool_for(self, policy: PolicySnapshot, rng: np.random.RandomState) -> Pool:
+        """The candidates to screen: a new draw, or with ``share_candidates`` the current pool
+        while the policy, the paths and the decisions are those it was drawn with."""
+        cfg = self.config
+        stamp = (policy.version, self.paths.changes, self.encoder.n_features)
+        shared = cfg.share_candidates and cfg.drop_repeats  # else a pick could come back
+        if shared and self._pool is not None and self._pool.serves(policy, stamp):
+            return self._pool
+        candidates = draw(policy, self.paths, cfg.n_candidates, rng)
+        # A trained policy draws the same child many times: only the first draw of each
+        # sequence of (decision, action) steps is encoded and screened.
+        firsts = _first_rows(np.concatenate([candidates.ids, candidates.actions], axis=1))
+        candidates = candidates.take(firsts)
+        keys = [d.key for d in candidates.decisions]
+        rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
+        # Different steps can still encode alike (rarely): the first of each row is kept.
+        distinct = _first_rows(rows)
+        pool = Pool(policy, stamp, candidates.take(distinct), rows[distinct])
+        self._pool = pool if shared else None
+        return pool
 
     def _pending_keys(self, pending: Sequence[Mapping[str, int]]) -> set[bytes]:
         """The feature keys of running trials' children; keys of decisions this model has not
@@ -290,12 +307,14 @@ class ModelGuide:
     def _best_candidate(
         self,
         posterior: gp.Posterior,
-        rows: np.ndarray,
+        pool: Pool,
+        keep: np.ndarray,
         alpha: np.ndarray,
         best: float,
         noise: float,
     ) -> tuple[int, float, float, float]:
-        """(index, mean, sd, score) of the candidate with the best acquisition.
+        """(index into ``keep``, mean, sd, score) of the pool's candidate, among ``keep``, with
+        the best acquisition.
 
         The variance is the costly part (a triangular solve per candidate, O(n^2) each), so it
         is computed in blocks, best bound first, until no candidate left can win. Both
@@ -305,13 +324,13 @@ class ModelGuide:
         score at that variance is below the best score so far is never the argmax. The pick is
         the one a full computation would make.
         """
-        k_star = posterior.cross(rows)
-        mean = posterior.mean(k_star, alpha)
+        k_star = pool.cross(posterior)  # every candidate of the pool: no copy of columns
+        mean = posterior.mean(k_star, alpha)[keep]
         if self.config.acquisition == "mean":
             i = int(np.argmax(mean))
-            sd = float(np.sqrt(posterior.variance(k_star[:, [i]])[0]))
+            sd = float(np.sqrt(pool.variance(posterior, keep[[i]])[0]))
             return i, float(mean[i]), sd, float(mean[i])
-        bound = self._score(mean, posterior.variance_bound(k_star), best, noise)
+        bound = self._score(mean, posterior.variance_bound(k_star)[keep], best, noise)
         order = np.argsort(-bound, kind="stable")
         bound = bound[order]
         winner, winner_score, winner_var = -1, -math.inf, math.nan
@@ -319,7 +338,7 @@ class ModelGuide:
             if bound[start] < winner_score:
                 break  # sorted by bound: no later candidate can beat the winner either
             block = order[start : start + _VARIANCE_BLOCK]
-            var = posterior.variance(k_star[:, block])
+            var = pool.variance(posterior, keep[block])
             score = self._score(mean[block], var, best, noise)
             j = int(np.argmax(score))
             if score[j] > winner_score:
@@ -373,7 +392,9 @@ def _fit_size(n: int, growth: float) -> int:
 
 def _first_rows(table: np.ndarray) -> np.ndarray:
     """Indices of the first occurrence of each distinct row of ``table``, in table order."""
-    if len(table) == 0 or table.shape[1] == 0:  # no rows, or every row empty (all equal)
-        return np.arange(min(len(table), 1))
-    first: np.ndarray = np.sort(np.unique(table, axis=0, return_index=True)[1])
-    return first
+    # A dict over the rows' bytes: numpy's unique over rows (axis=0) sorts a structured view
+    # field by field, ten times slower on a few hundred short rows.
+    first: dict[bytes, int] = {}
+    for i, row in enumerate(np.ascontiguousarray(table)):
+        first.setdefault(row.tobytes(), i)
+    return np.fromiter(first.values(), dtype=np.int64, count=len(first))

@@ -49,6 +49,9 @@ class Paths:
         self._actions: list[tuple[int, ...]] = []
         self._depth: list[int] = [0]
         self._rules: dict[int, Rule] = {}  # branching node -> ("by", step, table)
+        # Grows whenever what :meth:`next` may answer can change: a new next decision
+        # somewhere, or a child through a branching node (whose rule is then recomputed).
+        self.changes = 0
 
     def add(self, decisions: Sequence[Hashable], actions: Sequence[int]) -> None:
         """Record one finished child's path."""
@@ -58,6 +61,8 @@ class Paths:
         for decision in [*decisions, END]:
             self._seen[node].append((index, decision))
             nexts = self._nexts[node]
+            if decision not in nexts or len(nexts) > 1:
+                self.changes += 1
             nexts[decision] += 1
             if len(nexts) > 1:
                 self._rules.pop(node, None)
