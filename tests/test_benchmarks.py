@@ -448,3 +448,29 @@ def test_same_children_finds_the_stored_picks_and_a_changed_one(
     changed = str(tmp_path)
     stored.to_csv(run.result_path(changed, "nb201-cifar10"), index=False)
     assert same_children.compare("nb201-cifar10", 0, 20, changed, "rlnas") == [7]
+
+
+def test_sampler_parts_times_every_part_and_nested_parts_fit_in_their_parent() -> None:
+    from benchmarks import sampler_parts
+
+    lines = sampler_parts.measure("nb201-cifar10", start=15, trials=10)
+    ms = {}
+    for line in lines:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 3 and cells[1].replace(".", "", 1).isdigit():
+            ms[cells[0]] = float(cells[1])
+    assert set(ms) == {"sampler (all of it)"} | {label for label, *_ in sampler_parts.PARTS}
+    # The model planned every trial after its startup: its parts ran, inside the sampler's time.
+    assert 0 < ms["plan"] <= ms["sampler (all of it)"]
+    for label, value in ms.items():
+        parent = label.rsplit(" / ", 1)[0]
+        if parent != label:
+            assert value <= ms[parent] + 0.05, (label, value, parent, ms[parent])
+    assert ms["plan / draw and pool"] > 0 and ms["plan / screen / variance"] > 0
+    solved = float(lines[-1].split(":")[1].split()[0])
+    assert solved > 0
+    # The timers are removed afterwards: the sampler's methods are its own again.
+    from optuna_rlnas._model.guide import ModelGuide
+
+    assert ModelGuide.plan.__module__ == "optuna_rlnas._model.guide"
+    assert not hasattr(ModelGuide.plan, "__wrapped__")

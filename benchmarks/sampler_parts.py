@@ -1,0 +1,136 @@
+"""Where the model-guided sampler's time goes, part by part, late in a study.
+
+    python -m benchmarks.sampler_parts --problem nb201-cifar10 --start 900 --trials 100
+
+Runs ``--start`` trials of the default ``RLNASSampler`` on a table problem, then ``--trials``
+more with a wall-clock timer (``time.perf_counter``) around each part of the sampler, and prints
+milliseconds per trial: the whole sampler (as ``benchmarks.sampler_time`` measures it), the
+model's plan and its parts (the candidates' draw, the posterior's update, solve and refit, the
+screening: cross-covariance and variance solves), and the controller's REINFORCE update. Parts
+nest (a part's time includes its children's), and the timers add a few microseconds each. It
+also counts the candidates whose posterior variance was solved, per trial. No profiler: its
+overhead would distort the parts it times most often.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import optuna
+
+from benchmarks.run import _problem
+from benchmarks.samplers import make_sampler
+from benchmarks.timing import TimedSampler
+
+# (label, module, class, method): each part is timed where it is defined.
+PARTS = [
+    ("plan", "optuna_rlnas._model.guide", "ModelGuide", "plan"),
+    ("plan / draw and pool", "optuna_rlnas._model.guide", "ModelGuide", "_pool_for"),
+    ("plan / posterior", "optuna_rlnas._model.guide", "ModelGuide", "posterior"),
+    ("plan / posterior / refit", "optuna_rlnas._model.guide", "ModelGuide", "_fit"),
+    ("plan / posterior / extend", "optuna_rlnas._model.gp", "Posterior", "extend"),
+    ("plan / posterior / solve", "optuna_rlnas._model.gp", "Posterior", "solve"),
+    ("plan / screen", "optuna_rlnas._model.guide", "ModelGuide", "_best_candidate"),
+    ("plan / screen / cross-covariance", "optuna_rlnas._model.pool", "Pool", "cross"),
+    ("plan / screen / variance", "optuna_rlnas._model.pool", "Pool", "variance"),
+    ("REINFORCE update", "optuna_rlnas._reinforce", "Reinforce", "update"),
+]
+
+
+class _Timers:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {label: 0.0 for label, *_ in PARTS}
+        self.solved = 0
+        self.on = False
+        self._undo: list[tuple[type, str, Any]] = []
+
+    def install(self) -> None:
+        import importlib
+
+        for label, module, cls_name, method in PARTS:
+            cls = getattr(importlib.import_module(module), cls_name)
+            self._wrap(cls, method, label)
+        pool = importlib.import_module("optuna_rlnas._model.pool").Pool
+        original = pool.variance
+
+        def count(obj: Any, posterior: Any, cols: np.ndarray) -> Any:
+            if self.on:
+                self.solved += int((~obj._solved[cols]).sum())
+            return original(obj, posterior, cols)
+
+        self._undo.append((pool, "variance", original))
+        pool.variance = count  # timed by the wrapper installed above, called through this one
+
+    def _wrap(self, cls: type, method: str, label: str) -> None:
+        original: Callable[..., Any] = getattr(cls, method)
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                if self.on:
+                    self.seconds[label] += time.perf_counter() - start
+
+        self._undo.append((cls, method, original))
+        setattr(cls, method, timed)
+
+    def uninstall(self) -> None:
+        for cls, method, original in reversed(self._undo):
+            setattr(cls, method, original)
+        self._undo.clear()
+
+
+def measure(problem: str, start: int, trials: int, seed: int = 0) -> list[str]:
+    """Markdown lines: milliseconds per trial of each part in trials [start, start + trials)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    import torch
+
+    torch.set_num_threads(1)
+    spec = _problem(problem)
+    timers = _Timers()
+    timers.install()
+    try:
+        sampler = TimedSampler(make_sampler("rlnas", seed, spec.value_scale))
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        objective = spec.make_objective(seed)
+        study.optimize(objective, n_trials=start)
+        timers.on = True
+        study.optimize(objective, n_trials=trials)
+    finally:
+        timers.uninstall()
+    total = float(np.mean([sampler.seconds[i] for i in range(start, start + trials)])) * 1e3
+    lines = [
+        f"{problem}, seed {seed}, trials {start} to {start + trials - 1} "
+        f"(milliseconds per trial; parts nest):",
+        "",
+        "| part | ms / trial | share of the sampler |",
+        "|---|---:|---:|",
+        f"| sampler (all of it) | {total:.2f} | 100% |",
+    ]
+    for label, seconds in timers.seconds.items():
+        ms = seconds / trials * 1e3
+        lines.append(f"| {label} | {ms:.2f} | {100 * ms / total:.0f}% |")
+    lines += ["", f"candidates whose variance was solved: {timers.solved / trials:.1f} per trial"]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--problem", default="nb201-cifar10")
+    parser.add_argument("--start", type=int, default=900)
+    parser.add_argument("--trials", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print("\n".join(measure(args.problem, args.start, args.trials, args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
