@@ -1,4 +1,5 @@
-"""The candidates of one policy version, screened again at each trial until the policy moves.
+"""One draw of candidates and their screening: for one trial, or (``share_candidates``) for
+every trial until the policy moves.
 
 The controller's weights change only when REINFORCE takes a step (one per batch of rewards,
 Sec. 3.2 of the paper), so the children it would propose for the trials in between come from one
