@@ -34,8 +34,8 @@ class ModelConfig:
             trial: the policy is the same in between, and the pool's cross-covariance and
             solves grow by one row per finished child instead of being recomputed
             (``pool.py``). What was picked is not offered again. Off by default: faster (the
-            sampler's time per trial at 1,000 trials 1.2-1.3x TPE's instead of 1.6-1.7x) but
-            measured slightly worse (``docs/model-experiments.md``).
+            sampler's time per trial at 1,000 trials 1.1-1.2x TPE's instead of 1.6-1.9x) but
+            worse regret on two sets of seeds (``docs/model-experiments.md``).
         drop_repeats: Drop candidates equal to an evaluated child.
         reevaluate: When the model finds the noise large (``noise_threshold``) and repeats have
             not shown the objective to be deterministic, evaluated children compete with new
