@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import time
 from collections.abc import Callable
 from typing import Any
@@ -36,8 +37,8 @@ PARTS = [
     ("plan / posterior / extend", "optuna_rlnas._model.gp", "Posterior", "extend"),
     ("plan / posterior / solve", "optuna_rlnas._model.gp", "Posterior", "solve"),
     ("plan / screen", "optuna_rlnas._model.guide", "ModelGuide", "_best_candidate"),
-    ("plan / screen / cross-covariance", "optuna_rlnas._model.pool", "Pool", "cross"),
-    ("plan / screen / variance", "optuna_rlnas._model.pool", "Pool", "variance"),
+    ("plan / screen / cross-covariance", "optuna_rlnas._model.pool", "Screen", "cross"),
+    ("plan / screen / variance", "optuna_rlnas._model.pool", "Screen", "variance"),
     ("REINFORCE update", "optuna_rlnas._reinforce", "Reinforce", "update"),
 ]
 
@@ -46,6 +47,9 @@ class _Timers:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {label: 0.0 for label, *_ in PARTS}
         self.solved = 0
+        self.screened = 0
+        self.gc_seconds = 0.0
+        self._gc_start = 0.0
         self.on = False
         self._undo: list[tuple[type, str, Any]] = []
 
@@ -55,16 +59,26 @@ class _Timers:
         for label, module, cls_name, method in PARTS:
             cls = getattr(importlib.import_module(module), cls_name)
             self._wrap(cls, method, label)
-        pool = importlib.import_module("optuna_rlnas._model.pool").Pool
-        original = pool.variance
+        screen = importlib.import_module("optuna_rlnas._model.pool").Screen
+        original = screen.variance
 
-        def count(obj: Any, posterior: Any, cols: np.ndarray) -> Any:
+        def count(obj: Any, posterior: Any, slots: np.ndarray) -> Any:
             if self.on:
-                self.solved += int((~obj._solved[cols]).sum())
-            return original(obj, posterior, cols)
+                self.screened += len(slots)
+                self.solved += int((obj._vn[slots] < 0).sum())
+            return original(obj, posterior, slots)
 
-        self._undo.append((pool, "variance", original))
-        pool.variance = count  # timed by the wrapper installed above, called through this one
+        self._undo.append((screen, "variance", original))
+        screen.variance = count  # timed by the wrapper installed above, called through this one
+        gc.callbacks.append(self._gc)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        """Python's cyclic collector pauses whatever runs; its time is shown apart, as it lands
+        on one part or another by chance (a full collection late in a study takes ~0.1 s)."""
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif self.on:
+            self.gc_seconds += time.perf_counter() - self._gc_start
 
     def _wrap(self, cls: type, method: str, label: str) -> None:
         original: Callable[..., Any] = getattr(cls, method)
@@ -82,12 +96,16 @@ class _Timers:
         setattr(cls, method, timed)
 
     def uninstall(self) -> None:
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
         for cls, method, original in reversed(self._undo):
             setattr(cls, method, original)
         self._undo.clear()
 
 
-def measure(problem: str, start: int, trials: int, seed: int = 0) -> list[str]:
+def measure(
+    problem: str, start: int, trials: int, seed: int = 0, config: str | None = None
+) -> list[str]:
     """Markdown lines: milliseconds per trial of each part in trials [start, start + trials)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     import torch
@@ -97,7 +115,13 @@ def measure(problem: str, start: int, trials: int, seed: int = 0) -> list[str]:
     timers = _Timers()
     timers.install()
     try:
-        sampler = TimedSampler(make_sampler("rlnas", seed, spec.value_scale))
+        if config is None:
+            inner = make_sampler("rlnas", seed, spec.value_scale)
+        else:  # a configuration of benchmarks.model_experiments, e.g. model[n_candidates=128]
+            from benchmarks import model_experiments
+
+            inner = model_experiments.make_sampler(config, seed)
+        sampler = TimedSampler(inner)
         study = optuna.create_study(direction="maximize", sampler=sampler)
         objective = spec.make_objective(seed)
         study.optimize(objective, n_trials=start)
@@ -107,7 +131,7 @@ def measure(problem: str, start: int, trials: int, seed: int = 0) -> list[str]:
         timers.uninstall()
     total = float(np.mean([sampler.seconds[i] for i in range(start, start + trials)])) * 1e3
     lines = [
-        f"{problem}, seed {seed}, trials {start} to {start + trials - 1} "
+        f"{problem}, {config or 'default'}, seed {seed}, trials {start} to {start + trials - 1} "
         f"(milliseconds per trial; parts nest):",
         "",
         "| part | ms / trial | share of the sampler |",
@@ -117,7 +141,15 @@ def measure(problem: str, start: int, trials: int, seed: int = 0) -> list[str]:
     for label, seconds in timers.seconds.items():
         ms = seconds / trials * 1e3
         lines.append(f"| {label} | {ms:.2f} | {100 * ms / total:.0f}% |")
-    lines += ["", f"candidates whose variance was solved: {timers.solved / trials:.1f} per trial"]
+    gc_ms = timers.gc_seconds / trials * 1e3
+    lines += [
+        f"| garbage collection (anywhere in the trial; it pauses whichever part runs) | "
+        f"{gc_ms:.2f} | {100 * gc_ms / total:.0f}% |",
+        "",
+        f"candidates whose variance was needed: {timers.screened / trials:.1f} per trial, "
+        f"of which solved in full (not screened before under this posterior): "
+        f"{timers.solved / trials:.1f}",
+    ]
     return lines
 
 
@@ -127,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=900)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--config", help="a benchmarks.model_experiments configuration")
     args = parser.parse_args(argv)
-    print("\n".join(measure(args.problem, args.start, args.trials, args.seed)))
+    print("\n".join(measure(args.problem, args.start, args.trials, args.seed, args.config)))
     return 0
 
 

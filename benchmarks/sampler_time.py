@@ -3,13 +3,16 @@
     python -m benchmarks.sampler_time --trials 300 1000 --problems nb201-cifar10 \
         --samplers rlnas tpe --out benchmarks/results/sampler_time.md
 
-Runs each sampler for each number of trials on each problem (one study at a time, samplers
-interleaved so that load on a shared machine falls on all of them alike, after a short warm-up
-study of each) and prints, per run,
+Runs each sampler for each number of trials on each problem (one study at a time, the samplers
+taking turns seed by seed so that load on a shared machine falls on all of them alike, after a
+short warm-up study of each) and prints, per run,
 the milliseconds per trial spent in the sampler (the objective excluded) over all trials and
 over the first and the last tenth of the trials, the ratio to TPE's in the same setting, and
 how the cost grows: from the first to the last tenth of one run, and from the last tenth at the
-smallest number of trials to the last tenth at the largest. Growth is called *flat* when the
+smallest number of trials to the last tenth at the largest. The pauses of Python's garbage
+collector that fell inside the sampler are counted in its time, and also shown apart (last
+tenth), with the ratio to TPE's without them: a pause lands on whichever code runs when the
+process's allocations cross a threshold (``benchmarks/timing.py``). Growth is called *flat* when the
 cost grows by less than 20% while the trials grow several-fold, *sub-linear* when its exponent
 (log cost ratio / log trial ratio) is below 0.85, else *linear or worse*.
 """
@@ -24,8 +27,9 @@ import sys
 import numpy as np
 import optuna
 
-from benchmarks.run import Job
-from benchmarks.run import run_job
+from benchmarks.run import _problem
+from benchmarks.samplers import make_sampler
+from benchmarks.timing import TimedSampler
 
 REFERENCE = "tpe"
 
@@ -43,28 +47,57 @@ def growth(cost_ratio: float, trial_ratio: float) -> str:
     return f"{word} (exponent {exponent:.2f})"
 
 
-def measure(problem: str, sampler: str, trials: int, seeds: list[int]) -> dict[str, float]:
-    """Sampler milliseconds per trial: mean, first and last tenth (averaged over seeds)."""
+def timed_study(
+    problem: str, sampler: str, seed: int, trials: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Milliseconds per trial in the sampler (garbage collection included) and the garbage
+    collector's pauses among them, for one study."""
+    spec = _problem(problem)
+    timed = TimedSampler(make_sampler(sampler, seed, spec.value_scale))
+    study = optuna.create_study(direction="maximize", sampler=timed)
+    study.optimize(spec.make_objective(seed), n_trials=trials, catch=(Exception,))
+    numbers = range(trials)
+    return (np.array([timed.seconds[i] for i in numbers]) * 1e3,
+            np.array([timed.gc_seconds[i] for i in numbers]) * 1e3)
+
+
+def measure(
+    problem: str, samplers: list[str], trials: int, seeds: list[int]
+) -> dict[str, dict[str, float]]:
+    """Per sampler, milliseconds per trial: mean, first and last tenth, and the garbage
+    collector's pauses in the last tenth (averaged over seeds). The samplers take turns seed by
+    seed, so that a slow spell of a shared machine falls on all of them alike."""
     tenth = max(trials // 10, 1)
-    per_seed = []
+    per_seed: dict[str, list[tuple[float, ...]]] = {sampler: [] for sampler in samplers}
     for seed in seeds:
-        ms = run_job(Job(problem, sampler, seed, trials)).sampler_time_s.to_numpy() * 1e3
-        per_seed.append((ms.mean(), ms[:tenth].mean(), ms[-tenth:].mean()))
-    mean, first, last = np.mean(per_seed, axis=0)
-    return {"mean": float(mean), "first": float(first), "last": float(last)}
+        for sampler in samplers:
+            ms, gc_ms = timed_study(problem, sampler, seed, trials)
+            per_seed[sampler].append(
+                (ms.mean(), ms[:tenth].mean(), ms[-tenth:].mean(), gc_ms[-tenth:].mean())
+            )
+    out = {}
+    for sampler, rows in per_seed.items():
+        mean, first, last, gc_last = np.mean(rows, axis=0)
+        out[sampler] = {"mean": float(mean), "first": float(first), "last": float(last),
+                        "gc_last": float(gc_last)}
+    return out
 
 
 def table(results: dict[tuple[str, int, str], dict[str, float]], trials: list[int]) -> list[str]:
     head = ["problem", "trials", "sampler", "ms / trial", "first 10%", "last 10%",
-            "last / first", "x TPE (all)", "x TPE (last 10%)", "growth in the run"]
+            "last / first", "x TPE (all)", "x TPE (last 10%)", "GC pauses (last 10%)",
+            "x TPE (last 10%, GC apart)", "growth in the run"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (problem, n, sampler), r in results.items():
         ref = results.get((problem, n, REFERENCE))
         x_all = f"{r['mean'] / ref['mean']:.2f}" if ref else "n/a"
         x_last = f"{r['last'] / ref['last']:.2f}" if ref else "n/a"
+        x_apart = (f"{(r['last'] - r['gc_last']) / (ref['last'] - ref['gc_last']):.2f}"
+                   if ref else "n/a")
         lines.append(
             f"| {problem} | {n} | {sampler} | {r['mean']:.2f} | {r['first']:.2f} | "
             f"{r['last']:.2f} | {r['last'] / r['first']:.2f} | {x_all} | {x_last} | "
+            f"{r['gc_last']:.2f} | {x_apart} | "
             f"{growth(r['last'] / r['first'], 19.0)} |"  # tenths centred on 5% and 95%
         )
     if len(trials) > 1:
@@ -98,13 +131,13 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for problem in args.problems:
         for sampler in args.samplers:  # warm-up: imports, first allocations, table loading
-            run_job(Job(problem, sampler, 12345, 20))
+            timed_study(problem, sampler, 12345, 20)
         for n in args.trials:
+            measured = measure(problem, args.samplers, n, list(range(args.seeds)))
             for sampler in args.samplers:
-                results[(problem, n, sampler)] = measure(problem, sampler, n,
-                                                         list(range(args.seeds)))
-                print(f"{problem} {n} {sampler}: {results[(problem, n, sampler)]}",
-                      file=sys.stderr, flush=True)
+                results[(problem, n, sampler)] = measured[sampler]
+                print(f"{problem} {n} {sampler}: {measured[sampler]}", file=sys.stderr,
+                      flush=True)
     command = "python -m benchmarks.sampler_time " + " ".join(
         sys.argv[1:] if argv is None else argv)
     text = "\n".join([

@@ -36,6 +36,11 @@ class Ledger:
         self._done: set[int] = set()
         self.n_consumed = 0
 
+    @property
+    def first_unconsumed(self) -> int:
+        """Every trial numbered below this was consumed (so it has finished)."""
+        return self._next
+
     def is_consumed(self, number: int) -> bool:
         return number < self._next or number in self._done
 

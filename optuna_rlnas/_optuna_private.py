@@ -9,6 +9,7 @@ from typing import cast
 
 from optuna import Study
 from optuna._typing import JSONSerializable
+from optuna.storages import InMemoryStorage
 from optuna.storages import RDBStorage
 from optuna.trial import BaseTrial
 from optuna.trial import FixedTrial
@@ -28,11 +29,18 @@ def all_trials(study: Study) -> list[FrozenTrial]:
     return study._get_trials(deepcopy=False, use_cache=True)
 
 
-def running_trials(study: Study) -> list[FrozenTrial]:
-    """The study's RUNNING trials, read from storage now (any worker's)."""
-    return study._storage.get_all_trials(
-        study._study_id, deepcopy=False, states=(TrialState.RUNNING,)
-    )
+def running_trials(study: Study, since: int = 0) -> list[FrozenTrial]:
+    """The study's RUNNING trials, read from storage now (any worker's). ``since``: every trial
+    numbered below it is known to have finished.
+
+    Optuna's in-memory storage filters by state in Python over every trial (0.4 ms per call at
+    1,000 trials here); its list is in number order, so only the trials from ``since`` on are
+    looked at. Other storages answer the state query themselves (an index in the database)."""
+    storage = study._storage
+    if isinstance(storage, InMemoryStorage):
+        trials = storage.get_all_trials(study._study_id, deepcopy=False)
+        return [t for t in trials[since:] if t.state == TrialState.RUNNING]
+    return storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,))
 
 
 def trial_by_number(study: Study, number: int) -> FrozenTrial:

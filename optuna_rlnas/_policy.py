@@ -77,6 +77,9 @@ class PolicySnapshot:
         self._head_w = _numpy(c.head_weight[: c.n_rows]) * self.inverse_temperature
         self._head_b = _numpy(c.head_bias[: c.n_rows]) * self.inverse_temperature
         self._rows: dict[int, tuple[np.ndarray, ...]] = {}
+        # What others computed from these weights and may read again while they are current
+        # (the candidates' LSTM states: ``_model/candidates.py``).
+        self.memo: dict[str, Any] = {}
 
     def decision(self, index: int) -> tuple[np.ndarray, ...]:
         """(decision embedding, action embeddings, head weight, head bias) of one decision."""

@@ -325,7 +325,8 @@ class RLNASSampler(BaseSampler):
                 # The model picks the child before the first suggest; trials with fixed
                 # parameters (enqueued, retried) are left to the controller.
                 if not _private.has_fixed_params(trial):
-                    pending = [] if study is None else _pending_plans(study, trial)
+                    since = self._learner.ledger.first_unconsumed
+                    pending = [] if study is None else _pending_plans(study, trial, since)
                     plan = self._guided.plan(policy, self._rng.rng, pending)
             if plan is not None and study is not None:
                 _private.set_trial_system_attr(study, trial, PLAN_KEY, plan[0])
@@ -361,12 +362,12 @@ class RLNASSampler(BaseSampler):
         self._lock = threading.RLock()
 
 
-def _pending_plans(study: Study, trial: FrozenTrial) -> list[dict[str, int]]:
+def _pending_plans(study: Study, trial: FrozenTrial, since: int = 0) -> list[dict[str, int]]:
     """The children the model picked for the study's other running trials (any worker's):
     training already, so not to be picked again (a second worker planning at the same moment
     sees the same model and would often pick the same child)."""
     plans = []
-    for other in _private.running_trials(study):
+    for other in _private.running_trials(study, since):
         plan = other.system_attrs.get(PLAN_KEY)
         if other.number != trial.number and isinstance(plan, dict):
             plans.append({str(k): int(v) for k, v in plan.items()})

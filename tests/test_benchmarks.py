@@ -427,6 +427,11 @@ def test_sampler_time_prints_ratios_to_tpe_and_growth(capsys) -> None:
     text = capsys.readouterr().out
     assert "| nb201-cifar10 | 40 | tpe | " in text and "| 1.00 | 1.00 |" in text
     assert "- nb201-cifar10, random: " in text and "for x2.00 trials)" in text
+    # The garbage collector's pauses are shown apart, and the ratio without them: TPE's is 1.
+    assert "GC pauses (last 10%) | x TPE (last 10%, GC apart)" in text
+    tpe_row = next(line for line in text.splitlines() if "| 40 | tpe |" in line)
+    cells = [c.strip() for c in tpe_row.strip("|").split("|")]
+    assert float(cells[9]) >= 0 and cells[10] == "1.00"
     assert sampler_time.growth(1.1, 3.3).startswith("flat")
     assert sampler_time.growth(2.0, 3.3).startswith("sub-linear")
     assert sampler_time.growth(4.0, 3.3).startswith("linear or worse")
@@ -459,7 +464,11 @@ def test_sampler_parts_times_every_part_and_nested_parts_fit_in_their_parent() -
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) == 3 and cells[1].replace(".", "", 1).isdigit():
             ms[cells[0]] = float(cells[1])
-    assert set(ms) == {"sampler (all of it)"} | {label for label, *_ in sampler_parts.PARTS}
+    gc_label = "garbage collection (anywhere in the trial; it pauses whichever part runs)"
+    assert set(ms) == {"sampler (all of it)", gc_label} | {
+        label for label, *_ in sampler_parts.PARTS
+    }
+    assert ms[gc_label] >= 0
     # The model planned every trial after its startup: its parts ran, inside the sampler's time.
     assert 0 < ms["plan"] <= ms["sampler (all of it)"]
     for label, value in ms.items():
@@ -467,10 +476,34 @@ def test_sampler_parts_times_every_part_and_nested_parts_fit_in_their_parent() -
         if parent != label:
             assert value <= ms[parent] + 0.05, (label, value, parent, ms[parent])
     assert ms["plan / draw and pool"] > 0 and ms["plan / screen / variance"] > 0
-    solved = float(lines[-1].split(":")[1].split()[0])
-    assert solved > 0
+    # "... needed: N per trial, of which solved in full (...): M": M <= N, and some were.
+    needed = float(lines[-1].split("needed: ")[1].split()[0])
+    solved = float(lines[-1].rsplit(": ", 1)[1])
+    assert 0 < solved <= needed
     # The timers are removed afterwards: the sampler's methods are its own again.
     from optuna_rlnas._model.guide import ModelGuide
 
     assert ModelGuide.plan.__module__ == "optuna_rlnas._model.guide"
     assert not hasattr(ModelGuide.plan, "__wrapped__")
+
+
+def test_timed_sampler_keeps_the_collector_s_pauses_apart() -> None:
+    import gc
+
+    from benchmarks.timing import TimedSampler
+
+    class Collecting(optuna.samplers.RandomSampler):
+        def sample_independent(self, study, trial, name, distribution):  # type: ignore[no-untyped-def]
+            if trial.number == 1:
+                gc.collect()  # a full collection inside the sampler, in trial 1 only
+            return super().sample_independent(study, trial, name, distribution)
+
+    timed = TimedSampler(Collecting(seed=0))
+    study = optuna.create_study(sampler=timed)
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    gc.collect()  # outside every hook: charged to no trial
+    assert timed.gc_seconds[1] > 0 and timed.gc_seconds[1] <= timed.seconds[1]
+    # Trials 0 and 2 may hold a young-generation collection or two (microseconds), not a full one.
+    assert timed.gc_seconds[1] > max(timed.gc_seconds.get(0, 0.0), timed.gc_seconds.get(2, 0.0))
+    ours = [cb for cb in gc.callbacks if getattr(cb, "__qualname__", "").startswith("TimedSampler")]
+    assert not ours  # removed after each hook

@@ -22,6 +22,7 @@ from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import END
 from optuna_rlnas._model.paths import Paths
 from optuna_rlnas._model.pool import Pool
+from optuna_rlnas._model.pool import Screen
 from optuna_rlnas._policy import PolicySnapshot
 from optuna_rlnas._policy import Rollout
 
@@ -250,31 +251,90 @@ def _pool(rows: np.ndarray) -> Pool:
     return Pool(None, None, Candidates([], empty, empty, np.ones(len(rows), bool)), rows)
 
 
-def test_pool_screening_grows_with_the_posterior_like_a_fresh_solve() -> None:
+def _distinct(rows: np.ndarray, n: int) -> tuple[np.ndarray, list[bytes]]:
+    """The first ``n`` distinct rows and their keys (a pool's candidates are distinct)."""
+    first = {row.tobytes(): i for i, row in reversed(list(enumerate(rows)))}
+    picked = sorted(first.values())[:n]
+    assert len(picked) == n
+    return rows[picked], [rows[i].tobytes() for i in picked]
+
+
+def test_screening_cache_grows_with_the_posterior_like_a_fresh_solve() -> None:
     encoder, features, y = _data(n=60)
     weights = np.linspace(0.2, 1.5, encoder.n_features)
     post = gp.Posterior(weights, signal=1.3, noise=0.05)
     post.extend(features[:20])
-    pool = _pool(encoder.encode(_children(encoder, 40, seed=5)))
-    solved_early = np.arange(0, 40, 3)
-    pool.cross(post)
-    pool.variance(post, solved_early)  # solved at 20 children, then grown row by row
+    rows, keys = _distinct(encoder.encode(_children(encoder, 60, seed=5)), 40)
+    screen = Screen(max_entries=1000)
+    some = np.arange(0, 40, 2)  # screened at 20 children, then again as children are added
+    slots, _ = screen.cross(post, [keys[i] for i in some], rows[some])
+    screen.variance(post, slots[::3])  # solved at 20 children, then grown row by row
     # one child, several, one again, then enough to merge the factor's parts
     for chunk in np.array_split(np.arange(20, 60), [21, 24, 25, 40]):
         post.extend(features[chunk])
-        k = pool.cross(post)
-        np.testing.assert_allclose(k.numpy(), post.cross(pool.rows).numpy(), atol=1e-12)
-        cols = np.arange(40)
+        slots, k = screen.cross(post, keys, rows)
+        assert len(screen) == 40 and sorted(slots) == list(range(40))  # a slot per candidate
+        np.testing.assert_allclose(k.numpy(), post.cross(rows).numpy().T, atol=1e-12)
         np.testing.assert_allclose(
-            pool.variance(post, cols), post.variance(post.cross(pool.rows)), atol=1e-9
+            screen.variance(post, slots), post.variance(post.cross(rows)), atol=1e-9
         )
-    # New hyperparameters: another posterior, and the pool starts over.
+    # New hyperparameters: another posterior, and the screening starts over.
     other = gp.Posterior(weights * 2, signal=0.7, noise=0.1)
     other.extend(features)
-    pool.cross(other)
+    slots, _ = screen.cross(other, keys[:10], rows[:10])
+    assert len(screen) == 10
     np.testing.assert_allclose(
-        pool.variance(other, np.arange(40)), other.variance(other.cross(pool.rows)), atol=1e-9
+        screen.variance(other, slots), other.variance(other.cross(rows[:10])), atol=1e-9
     )
+
+
+def test_screening_bounds_the_variance_by_its_last_solve_and_hands_solves_to_the_factor() -> None:
+    encoder, features, y = _data(n=40)
+    weights = np.linspace(0.2, 1.5, encoder.n_features)
+    post = gp.Posterior(weights, signal=1.3, noise=0.05)
+    post.extend(features[:20])
+    rows, keys = _distinct(encoder.encode(_children(encoder, 60, seed=9)), 12)
+    screen = Screen(max_entries=100)
+    slots, _ = screen.cross(post, keys, rows)
+    assert np.all(np.isinf(screen.variance_bound(post, slots)))  # never solved: no bound
+    screen.variance(post, slots[:6])
+    # The child a trial picked comes back as an observation: its column of L^-1 k is known.
+    solved = screen.solved(post, rows[:1])
+    assert solved is not None and screen.solved(post, rows[6:7]) is None  # never solved
+    grown = gp.Posterior(weights, signal=1.3, noise=0.05)
+    grown.extend(features[:20])
+    grown.extend(rows[:1])  # by a solve of its own
+    post.extend(rows[:1], solved)
+    np.testing.assert_allclose(post.factor.numpy(), grown.factor.numpy(), atol=1e-12)
+    for chunk in (features[20:21], features[21:30]):
+        post.extend(chunk)
+        slots, _ = screen.cross(post, keys, rows)
+        bound = screen.variance_bound(post, slots[:6])  # solved over fewer children
+        exact = post.variance(post.cross(rows[:6]))
+        assert np.all(bound >= exact) and np.all(bound - exact < 1.3)
+        np.testing.assert_allclose(screen.variance(post, slots[:6]), exact, atol=1e-9)
+    assert screen.solved(post, rows[:1]) is not None  # up to date again
+
+
+def test_screening_cache_drops_the_least_recently_screened_when_full() -> None:
+    encoder, features, y = _data(n=30)
+    post = gp.Posterior(np.linspace(0.2, 1.5, encoder.n_features), signal=1.0, noise=0.05)
+    post.extend(features[:20])
+    rows, keys = _distinct(encoder.encode(_children(encoder, 40, seed=7)), 24)
+    screen = Screen(max_entries=16)
+    screen.cross(post, keys[:8], rows[:8])  # oldest
+    screen.cross(post, keys[8:16], rows[8:16])
+    post.extend(features[20:])
+    slots, k = screen.cross(post, keys[12:24], rows[12:24])  # 8 new: over the room
+    assert len(screen) <= 16
+    assert set(screen._keys) >= set(keys[12:24])  # what this call screens is kept
+    assert not set(screen._keys) & set(keys[:8])  # the least recently screened went first
+    np.testing.assert_allclose(k.numpy(), post.cross(rows[12:24]).numpy().T, atol=1e-12)
+    np.testing.assert_allclose(
+        screen.variance(post, slots), post.variance(post.cross(rows[12:24])), atol=1e-9
+    )
+    with pytest.raises(ValueError, match="max_entries must be >= 1, but got 0"):
+        Screen(max_entries=0)
 
 
 # ------------------------------------------------------------------ paths and candidates
@@ -336,6 +396,32 @@ def test_batched_candidates_draw_what_the_rollout_draws(config: ControllerConfig
         actions, _, _ = controller.sample(decisions, np.random.RandomState(seed))
         assert batch.actions[0].tolist() == actions
         assert batch.complete[0]
+
+
+@pytest.mark.parametrize("config", [ControllerConfig(), ControllerConfig.paper()])
+def test_a_snapshot_s_second_draw_reads_its_tree_and_draws_alike(config: ControllerConfig) -> None:
+    controller = Controller(config, seed=4)
+    decisions = _layered(3)  # with skip decisions: attention reads an earlier step's output
+    paths = Paths()
+    paths.add(decisions, [0] * len(decisions))
+    snapshot = PolicySnapshot(controller)
+    first = draw(snapshot, paths, 64, np.random.RandomState(1))
+    tree = snapshot.memo["tree"]
+    steps = tree._steps
+    again = draw(snapshot, paths, 64, np.random.RandomState(1))  # the same uniforms
+    assert tree._steps == steps  # every prefix's LSTM step and softmax read, none computed
+    fresh = draw(PolicySnapshot(controller), paths, 64, np.random.RandomState(1))
+    for batch in (again, fresh):
+        np.testing.assert_array_equal(batch.actions, first.actions)
+        np.testing.assert_array_equal(batch.sequence, first.sequence)
+    # Equal sequences, equal numbers; distinct ones, distinct numbers.
+    rows = [tuple(r) for r in first.actions.tolist()]
+    assert len(set(rows)) == len(set(first.sequence.tolist()))
+    other = draw(snapshot, paths, 64, np.random.RandomState(2))  # new prefixes: computed
+    assert tree._steps > steps
+    by_row = dict(zip(map(tuple, first.actions.tolist()), first.sequence.tolist()))
+    for row, number in zip(map(tuple, other.actions.tolist()), other.sequence.tolist()):
+        assert by_row.get(row, number) == number
 
 
 @pytest.mark.parametrize("config", [ControllerConfig(), ControllerConfig.paper()])
@@ -499,6 +585,17 @@ def test_guide_refits_on_a_geometric_schedule_and_caps_the_fit(monkeypatch) -> N
     assert len(sizes) <= 12
     assert max(sizes) == 40
     assert factorised[-1] == 200
+
+
+def test_refits_space_out_once_the_fit_is_capped() -> None:
+    config = ModelConfig(refit_growth=0.1, max_fit_trials=300)
+    schedule = sorted({ModelGuide(config, 0).fit_size(n) for n in range(2, 1500)})
+    # Up to the cap (and its first point past it) every 10%; past the cap every 50%.
+    assert [s for s in schedule if 200 <= s <= 1100] == [215, 236, 259, 284, 312, 468, 702, 1053]
+    same = config.replace(capped_refit_growth=0.1)
+    assert ModelGuide(same, 0).fit_size(1000) == 972  # the old schedule: 884, 972, ...
+    with pytest.raises(ValueError, match="capped_refit_growth must be >= 0, but got -1"):
+        ModelConfig(capped_refit_growth=-1)
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.3])

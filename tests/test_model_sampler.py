@@ -224,3 +224,20 @@ def test_a_child_another_worker_is_training_is_not_picked_again() -> None:
     small_objective(running)
     params = running.params
     assert {k: CHOICES.index(v) if isinstance(v, str) else v for k, v in params.items()} == plan
+
+
+def test_running_trials_of_an_in_memory_study_skip_the_finished_head() -> None:
+    from optuna.trial import TrialState
+
+    from optuna_rlnas import _optuna_private as private
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(2):
+        study.tell(study.ask(), 1.0)  # 0 and 1 finished
+    study.ask()  # 2 runs
+    study.tell(study.ask(), 0.5)  # 3 finished
+    study.ask()  # 4 runs
+    expected = [t.number for t in study.get_trials(states=(TrialState.RUNNING,))]
+    assert expected == [2, 4]
+    for since in (0, 2):  # every trial below ``since`` has finished
+        assert [t.number for t in private.running_trials(study, since)] == expected

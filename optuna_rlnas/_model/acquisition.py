@@ -30,15 +30,13 @@ def normal_scores(values: np.ndarray) -> np.ndarray:
     if n == 0:
         return values.copy()
     order = np.argsort(values, kind="stable")
-    ranks = np.empty(n)
-    ranks[order] = np.arange(1, n + 1)
-    # Ties: every member of a run of equal values gets the run's mean rank.
+    # Ties: every member of a run of equal values gets the run's mean rank, (s + 1 + e) / 2
+    # for the run of sorted positions [s, e) (a run of one: its own rank, s + 1).
     sorted_values = values[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_values)) + 1]
     ends = np.r_[starts[1:], n]
-    runs = np.flatnonzero(ends - starts > 1)
-    for s, e in zip(starts[runs].tolist(), ends[runs].tolist()):
-        ranks[order[s:e]] = (s + 1 + e) / 2.0
+    ranks = np.empty(n)
+    ranks[order] = np.repeat((starts + 1 + ends) / 2.0, ends - starts)
     quantiles = torch.as_tensor((ranks - 0.5) / n, dtype=torch.float64)
     scores: np.ndarray = torch.special.ndtri(quantiles).numpy()
     return scores

@@ -28,13 +28,15 @@ class Candidates:
 
     ``decisions[ids[i, t]]`` is candidate i's decision at step t and ``actions[i, t]`` its
     action. ``complete[i]``: the paths say candidate i ends there; False: it stopped at a
-    decision the paths could not tell.
+    decision the paths could not tell. ``sequence[i]``: candidate i's whole sequence of
+    (decision, action) steps as a number, equal for equal sequences (``None``: not known).
     """
 
     decisions: list[Decision]
     ids: np.ndarray  # (n, steps)
     actions: np.ndarray  # (n, steps)
     complete: np.ndarray  # (n,)
+    sequence: np.ndarray | None = None  # (n,)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -48,7 +50,10 @@ class Candidates:
         }
 
     def take(self, rows: np.ndarray) -> Candidates:
-        return Candidates(self.decisions, self.ids[rows], self.actions[rows], self.complete[rows])
+        sequence = None if self.sequence is None else self.sequence[rows]
+        return Candidates(
+            self.decisions, self.ids[rows], self.actions[rows], self.complete[rows], sequence
+        )
 
 
 @one_thread_here()
@@ -59,62 +64,39 @@ def draw(policy: PolicySnapshot, paths: Paths, n: int, rng: np.random.RandomStat
     The LSTM's state after a prefix of actions is a function of that prefix alone, and a trained
     policy draws few distinct prefixes (all ``n`` share the first step, at most a few share
     each later one), so the state and the step's softmax are computed once per distinct prefix
-    and read by every row that has it. Each row still draws its own uniform: the candidates are
-    the ``n`` independent draws they would be one row at a time.
+    (:class:`_Tree`, kept with the snapshot: the draws of the next trials, from the same
+    weights, read it again) and read by every row that has it. Each row still draws its own
+    uniform: the candidates are the ``n`` independent draws they would be one row at a time.
     """
-    w, controller = policy, policy.controller
-    hidden = controller.config.hidden_size
-    # Per distinct prefix ("prefix" p): h and c of each layer, and the next step's input.
-    h = [np.zeros((1, hidden), dtype=np.float32) for _ in w.layers]
-    c = [np.zeros((1, hidden), dtype=np.float32) for _ in w.layers]
-    previous = w.start[None, :].copy()  # Sec. 3.1: the first step reads the start input
-    prefix = np.zeros(n, dtype=np.int64)  # each row's prefix
-    node = np.zeros(n, dtype=np.int64)
+    tree = policy.memo.get("tree")
+    if tree is None:
+        tree = policy.memo["tree"] = _Tree(policy)
+    node = np.zeros(n, dtype=np.int64)  # each row's node in the paths
+    at = np.zeros(n, dtype=np.int64)  # each row's prefix: a node of the tree
     alive = np.ones(n, dtype=bool)
     complete = np.zeros(n, dtype=bool)
     ids: list[np.ndarray] = []
     actions: list[np.ndarray] = []
     known: dict[Decision, int] = {}
-    # Per step, the top layer's h per prefix and each row's prefix: skip attention (Sec. 3.3).
-    outputs: list[tuple[np.ndarray, np.ndarray]] = []
     while True:
         groups = _next_decisions(paths, node, alive, actions, complete)
         if not groups:
             break
-        index = np.flatnonzero(alive)
-        live, position = np.unique(prefix[index], return_inverse=True)
-        at = np.full(n, -1, dtype=np.int64)  # each live row's prefix, as a position in ``live``
-        at[index] = position
-        x = np.empty((len(live), hidden), dtype=np.float32)
-        for (_, decision), rows in groups.items():
-            embedding = w.decision(controller.register(decision))[0]
-            ps = np.unique(at[rows])
-            x[ps] = previous[live[ps]] + embedding  # ... plus "which decision now"
-        top, h, c = _lstm_step(w.layers, x, [hk[live] for hk in h], [ck[live] for ck in c])
-        outputs.append((top, at))
+        steps = {key: tree.steps(at[rows], key[1]) for key, rows in groups.items()}
         step_ids = np.full(n, -1, dtype=np.int64)
         step_actions = np.full(n, -1, dtype=np.int64)
-        embeddings = {}
         for (u, decision), rows in groups.items():
-            drawn = _draw(w, decision, top, at, outputs, rows, rng)
-            embeddings[decision] = w.decision(controller.keys[decision.key])[1]
+            step = steps[(u, decision)]
+            cdf = tree.cdf[step, : decision.n_actions]
+            uniform = rng.random_sample(len(rows)) * cdf[:, -1]
+            # Inverse CDF, as Rollout.step: the first action whose cumulative mass exceeds u.
+            drawn = np.minimum((cdf <= uniform[:, None]).sum(axis=1), decision.n_actions - 1)
             step_ids[rows] = known.setdefault(decision, len(known))
             step_actions[rows] = drawn
+            at[rows] = tree.children(step, drawn, decision)
             child = paths.child(u, decision)
             assert child is not None  # the paths' rule names a decision some child took
             node[rows] = child
-        # The new prefixes: (old prefix, action) pairs; their state is the old prefix's after
-        # this step, their next input the action's embedding.
-        width = max(d.n_actions for _, d in groups)
-        pairs, first, prefix[index] = np.unique(
-            at[index] * width + step_actions[index], return_index=True, return_inverse=True
-        )
-        parents = at[index[first]]
-        h, c = [hk[parents] for hk in h], [ck[parents] for ck in c]
-        previous = np.empty((len(pairs), hidden), dtype=np.float32)
-        for decision, embedding in embeddings.items():
-            rows = index[first][step_ids[index[first]] == known[decision]]
-            previous[prefix[rows]] = embedding[step_actions[rows]]
         ids.append(step_ids)
         actions.append(step_actions)
     shape = (n, len(ids))
@@ -123,7 +105,161 @@ def draw(policy: PolicySnapshot, paths: Paths, n: int, rng: np.random.RandomStat
         np.stack(ids, axis=1) if ids else np.zeros(shape, dtype=np.int64),
         np.stack(actions, axis=1) if actions else np.zeros(shape, dtype=np.int64),
         complete,
+        at,  # a node of the tree: its prefix is the candidate's whole sequence
     )
+
+
+class _Tree:
+    """The LSTM's work for one policy snapshot, kept across draws (Sec. 3.1's step and softmax,
+    Sec. 3.3's skip attention), in arrays so that a draw reads it without a loop per prefix.
+
+    A *node* is a prefix of (decision, action) steps; node 0 is the empty one. A *step* is a
+    node and the decision it makes next: the LSTM's step from the node's state, its top-layer
+    output, the state after it and the cumulative softmax of the decision's actions (padded
+    with +inf to the widest decision). A node's child by an action has the step's state after,
+    and the action's embedding as its next input. Everything is a function of the snapshot's
+    weights and the prefix, so whatever a draw computed, a later draw from the same snapshot
+    reads.
+    """
+
+    def __init__(self, policy: PolicySnapshot) -> None:
+        self.w = policy
+        hidden = policy.controller.config.hidden_size
+        self._layers = len(policy.layers)
+        self._decisions: dict[Decision, int] = {}
+        # Per node: the step it comes out of (-1: the root), its next input, the step computed
+        # from it and that step's decision (-1: none yet).
+        self._nodes = 1
+        self._parent = np.full(64, -1, dtype=np.int64)
+        self._input = np.zeros((64, hidden), dtype=np.float32)
+        self._input[0] = policy.start  # Sec. 3.1: the first step reads a learned input
+        self._step = np.full(64, -1, dtype=np.int64)
+        self._step_decision = np.full(64, -1, dtype=np.int64)
+        # Per step: its node and depth, [top, h..., c...], the cumulative softmax, and the child
+        # node by each action (-1: none yet).
+        self._steps = 0
+        self._node = np.zeros(64, dtype=np.int64)
+        self._depth = np.zeros(64, dtype=np.int64)
+        self._state = np.zeros((64, 1 + 2 * self._layers, hidden), dtype=np.float32)
+        self.cdf = np.full((64, 1), np.inf, dtype=np.float32)
+        self._child = np.full((64, 1), -1, dtype=np.int64)
+
+    def steps(self, nodes: np.ndarray, decision: Decision) -> np.ndarray:
+        """The step of each node (a row each) at ``decision``, computed where missing."""
+        index = self._decisions.setdefault(decision, len(self._decisions))
+        step: np.ndarray = self._step[nodes]
+        missing = (step < 0) | (self._step_decision[nodes] != index)
+        if missing.any():
+            new = np.unique(nodes[missing])
+            self._step[new] = self._expand(new, decision)
+            self._step_decision[new] = index
+            step = self._step[nodes]
+        return step
+
+    def children(self, steps: np.ndarray, actions: np.ndarray, decision: Decision) -> np.ndarray:
+        """The node of each (step, action) pair, created where new."""
+        nodes: np.ndarray = self._child[steps, actions]
+        missing = nodes < 0
+        if missing.any():
+            width = self._child.shape[1]
+            pairs = np.unique(steps[missing] * width + actions[missing])
+            parent, action = np.divmod(pairs, width)
+            first, end = self._nodes, self._nodes + len(pairs)
+            self._grow_nodes(end)
+            self._parent[first:end] = parent
+            embedding = self.w.decision(self.w.controller.keys[decision.key])[1]
+            self._input[first:end] = embedding[action]
+            self._child[parent, action] = np.arange(first, end)
+            self._nodes = end
+            nodes = self._child[steps, actions]
+        return nodes
+
+    def _expand(self, nodes: np.ndarray, decision: Decision) -> np.ndarray:
+        """Compute the step of each node at ``decision``; their rows."""
+        w, layers = self.w, self._layers
+        x = self._input[nodes] + w.decision(w.controller.register(decision))[0]
+        parents = self._parent[nodes]
+        state = np.zeros((len(nodes), 2 * layers, x.shape[1]), dtype=np.float32)
+        inner = parents >= 0
+        state[inner] = self._state[parents[inner], 1:]
+        top, h, c = _lstm_step(
+            w.layers, x, list(state[:, :layers].transpose(1, 0, 2)),
+            list(state[:, layers:].transpose(1, 0, 2)),
+        )
+        first, end = self._steps, self._steps + len(nodes)
+        self._grow_steps(end, decision.n_actions)
+        self._node[first:end] = nodes
+        self._depth[first:end] = np.where(inner, self._depth[np.maximum(parents, 0)] + 1, 0)
+        self._state[first:end] = np.stack([top, *h, *c], axis=1)
+        source = None
+        if decision.skip_source is not None:
+            source = self._ancestor(parents, decision.skip_source)
+        self.cdf[first:end, : decision.n_actions] = _cdf(w, decision, top, self._state, source)
+        self._steps = end
+        return np.arange(first, end)
+
+    def _ancestor(self, steps: np.ndarray, depth: int) -> np.ndarray:
+        """The steps at ``depth`` on the prefixes that go through ``steps``."""
+        while True:
+            deeper = self._depth[steps] > depth
+            if not deeper.any():
+                return steps
+            steps = np.where(deeper, self._parent[self._node[steps]], steps)
+
+    def _grow_nodes(self, end: int) -> None:
+        if end > len(self._parent):
+            size = 2 * end
+            self._parent = _grown(self._parent, size, -1)
+            self._input = _grown(self._input, size, 0.0)
+            self._step = _grown(self._step, size, -1)
+            self._step_decision = _grown(self._step_decision, size, -1)
+
+    def _grow_steps(self, end: int, width: int) -> None:
+        if end > len(self._node) or width > self.cdf.shape[1]:
+            size = max(2 * end, len(self._node))
+            self._node = _grown(self._node, size, 0)
+            self._depth = _grown(self._depth, size, 0)
+            self._state = _grown(self._state, size, 0.0)
+            self.cdf = _grown(self.cdf, size, np.inf, width)
+            self._child = _grown(self._child, size, -1, width)
+
+
+def _grown(table: np.ndarray, rows: int, fill: float, width: int | None = None) -> np.ndarray:
+    """``table`` with ``rows`` rows (and at least ``width`` columns), new cells ``fill``."""
+    shape = (max(rows, len(table)), *table.shape[1:])
+    if width is not None:
+        shape = (shape[0], max(width, table.shape[1]))
+    out = np.full(shape, fill, dtype=table.dtype)
+    out[tuple(slice(0, k) for k in table.shape)] = table
+    return out
+
+
+def _cdf(
+    w: PolicySnapshot,
+    decision: Decision,
+    out: np.ndarray,
+    states: np.ndarray,
+    source: np.ndarray | None,
+) -> np.ndarray:
+    """The cumulative softmax of ``decision``'s actions at steps whose top-layer outputs are
+    ``out`` (one row each); ``source``: for a skip decision, the steps it attends to (rows of
+    ``states``, whose first column is their top-layer output)."""
+    if decision.skip_source is not None:
+        assert source is not None
+        # Sec. 3.3: P(j -> i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i)).
+        h_source = states[source, 0]
+        logit = np.tanh(_matmul_t(h_source, w.w_prev) + _matmul_t(out, w.w_curr)) @ w.v
+        logit *= w.inverse_temperature
+        if w.tanh_constant is not None:
+            logit = w.tanh_constant * np.tanh(logit)
+        logits = np.stack([np.zeros_like(logit), logit], axis=1)
+    else:
+        _, _, head_w, head_b = w.decision(w.controller.keys[decision.key])
+        logits = _matmul_t(out, head_w) + head_b  # already divided by the temperature
+        if w.tanh_constant is not None:
+            logits = w.tanh_constant * np.tanh(logits)
+    cdf: np.ndarray = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)
+    return cdf
 
 
 def _next_decisions(
@@ -179,40 +315,6 @@ def _lstm_step(
         new_h.append(inp)
         new_c.append(cell)
     return inp, new_h, new_c
-
-
-def _draw(
-    w: PolicySnapshot,
-    decision: Decision,
-    top: np.ndarray,
-    at: np.ndarray,
-    outputs: list[tuple[np.ndarray, np.ndarray]],
-    rows: np.ndarray,
-    rng: np.random.RandomState,
-) -> np.ndarray:
-    """Draw one action for each of ``rows``: the softmax once per prefix (``top[at[row]]`` is a
-    row's LSTM output at this decision), the uniform once per row."""
-    ps, first, inverse = np.unique(at[rows], return_index=True, return_inverse=True)
-    out = top[ps]
-    if decision.skip_source is not None:
-        # Sec. 3.3: P(j -> i) = sigmoid(v^T tanh(W_prev h_j + W_curr h_i)).
-        source_top, source_at = outputs[decision.skip_source]
-        h_source = source_top[source_at[rows[first]]]
-        logit = np.tanh(_matmul_t(h_source, w.w_prev) + _matmul_t(out, w.w_curr)) @ w.v
-        logit *= w.inverse_temperature
-        if w.tanh_constant is not None:
-            logit = w.tanh_constant * np.tanh(logit)
-        logits = np.stack([np.zeros_like(logit), logit], axis=1)
-    else:
-        _, _, head_w, head_b = w.decision(w.controller.keys[decision.key])
-        logits = _matmul_t(out, head_w) + head_b  # already divided by the temperature
-        if w.tanh_constant is not None:
-            logits = w.tanh_constant * np.tanh(logits)
-    cdf = np.exp(logits - logits.max(axis=1, keepdims=True)).cumsum(axis=1)[inverse]
-    u = rng.random_sample(len(rows)) * cdf[:, -1]
-    # Inverse CDF, as Rollout.step: the first action whose cumulative mass exceeds u.
-    drawn: np.ndarray = np.minimum((cdf <= u[:, None]).sum(axis=1), decision.n_actions - 1)
-    return drawn
 
 
 def _matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -57,6 +57,10 @@ class ModelConfig:
             this fraction since the last fit (every trial while that is under one).
         max_fit_trials: At most this many trials (a seeded subset) fit the hyperparameters; the
             posterior uses all of them.
+        capped_refit_growth: ``refit_growth`` once the trials outnumber ``max_fit_trials``: a
+            fit then sees that many trials however many there are, while the posterior's
+            factor that each refit rebuilds costs O(n^3). At 1,000 trials, 0.5 refits about every
+            350 trials instead of every 90 (``docs/model-experiments.md``).
         prior: The hyperparameters' prior.
     """
 
@@ -73,6 +77,7 @@ class ModelConfig:
     squared_ordinal: bool = True
     refit_growth: float = 0.1
     max_fit_trials: int = 300
+    capped_refit_growth: float = 0.5
     prior: Prior = field(default_factory=Prior)
 
     def __post_init__(self) -> None:
@@ -96,6 +101,10 @@ class ModelConfig:
             raise ValueError(f"noise_threshold must be in (0, 1), but got {self.noise_threshold}.")
         if not self.refit_growth >= 0.0:
             raise ValueError(f"refit_growth must be >= 0, but got {self.refit_growth}.")
+        if not self.capped_refit_growth >= 0.0:
+            raise ValueError(
+                f"capped_refit_growth must be >= 0, but got {self.capped_refit_growth}."
+            )
         if not (isinstance(self.max_fit_trials, int) and self.max_fit_trials >= 2):
             raise ValueError(
                 f"max_fit_trials must be an int >= 2, but got {self.max_fit_trials!r}."

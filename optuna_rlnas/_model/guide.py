@@ -27,11 +27,13 @@ from optuna_rlnas._model.config import ModelConfig
 from optuna_rlnas._model.encoding import Encoder
 from optuna_rlnas._model.paths import Paths
 from optuna_rlnas._model.pool import Pool
+from optuna_rlnas._model.pool import Screen
 from optuna_rlnas._policy import PolicySnapshot
 
 _DETERMINISTIC_AFTER = 3  # equal repeats (and none unequal) that show the objective has no noise
 _VARIANCE_BLOCK = 16  # candidates whose variance is computed at once (see _best_candidate)
 _TOP_CHILDREN = 16  # evaluated children (best posterior mean first) that may be re-evaluated
+_SCREEN_ENTRIES = 4  # candidates the screening cache keeps, per candidate drawn in a trial
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,17 @@ class ModelGuide:
         self._fit_size = 0
         self._fit_blocks = 0
         self._posterior: gp.Posterior | None = None
-        self._pool: Pool | None = None  # a cache (share_candidates): not pickled
+        # Caches, not pickled: the shared draw (share_candidates) and the screening so far.
+        self._pool: Pool | None = None
+        self._screen = Screen(_SCREEN_ENTRIES * config.n_candidates)
 
     def __getstate__(self) -> dict[str, object]:
-        return {**self.__dict__, "_pool": None}
+        return {**self.__dict__, "_pool": None, "_screen": None}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._pool = None
+        self._screen = Screen(_SCREEN_ENTRIES * self.config.n_candidates)
 
     # ------------------------------------------------------------------ data
     def register(self, key: str, n_actions: int, ordered: bool) -> None:
@@ -157,10 +166,12 @@ class ModelGuide:
 
     def fit_size(self, n: int) -> int:
         """The number of trials the hyperparameters are fitted on when ``n`` have finished:
-        the last point of the schedule s_0 = 2, s_k+1 = max(s_k + 1, floor(s_k (1 + growth)))
-        at or below n. A function of n alone, so that a process that rebuilds the model from
-        storage fits on the same trials as the one that ran them."""
-        return _fit_size(n, self.config.refit_growth)
+        the last point of the schedule s_0 = 2, s_k+1 = max(s_k + 1, floor(s_k (1 + g))) at or
+        below n, with g = ``refit_growth`` while s_k <= ``max_fit_trials`` and
+        ``capped_refit_growth`` after. A function of n alone, so that a process that rebuilds
+        the model from storage fits on the same trials as the one that ran them."""
+        cfg = self.config
+        return _fit_size(n, cfg.refit_growth, cfg.max_fit_trials, cfg.capped_refit_growth)
 
     def posterior(self) -> tuple[gp.Posterior, np.ndarray, np.ndarray]:
         """The posterior over every observation, the transformed rewards y and alpha."""
@@ -181,7 +192,8 @@ class ModelGuide:
         self._posterior.grow(
             weights, self.encoder.missing_row()[self._posterior.features.shape[1] :]
         )
-        self._posterior.extend(features[self._posterior.n :])
+        new = features[self._posterior.n :]
+        self._posterior.extend(new, self._screen.solved(self._posterior, new))
         y = normal_scores(np.asarray(self.rewards))
         return self._posterior, y, self._posterior.solve(y)
 
@@ -281,13 +293,17 @@ class ModelGuide:
         candidates = draw(policy, self.paths, cfg.n_candidates, rng)
         # A trained policy draws the same child many times: only the first draw of each
         # sequence of (decision, action) steps is encoded and screened.
-        firsts = _first_rows(np.concatenate([candidates.ids, candidates.actions], axis=1))
-        candidates = candidates.take(firsts)
+        assert candidates.sequence is not None
+        _, firsts = np.unique(candidates.sequence, return_index=True)
+        candidates = candidates.take(np.sort(firsts))
         keys = [d.key for d in candidates.decisions]
         rows = self.encoder.encode_steps(keys, candidates.ids, candidates.actions)
         # Different steps can still encode alike (rarely): the first of each row is kept.
-        distinct = _first_rows(rows)
-        pool = Pool(policy, stamp, candidates.take(distinct), rows[distinct])
+        first: dict[bytes, int] = {}
+        for i, row in enumerate(rows):
+            first.setdefault(row.tobytes(), i)
+        distinct = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        pool = Pool(policy, stamp, candidates.take(distinct), rows[distinct], list(first))
         self._pool = pool if shared else None
         return pool
 
@@ -316,32 +332,39 @@ class ModelGuide:
         """(index into ``keep``, mean, sd, score) of the pool's candidate, among ``keep``, with
         the best acquisition.
 
-        The variance is the costly part (a triangular solve per candidate, O(n^2) each), so it
-        is computed in blocks, best bound first, until no candidate left can win. Both
-        acquisitions (EI and the augmented EI) grow with the mean and with the variance, and
-        the posterior variance given every child is at most the one given the candidate's
-        nearest child alone (conditioning on more data never adds variance): a candidate whose
-        score at that variance is below the best score so far is never the argmax. The pick is
-        the one a full computation would make.
+        The variance is the costly part: a triangular solve per candidate, O(n^2), the first
+        time it is screened under this posterior (``Screen``), O(n) per child added since
+        after. So it is computed in blocks, best bound first, only while a candidate can still
+        win. Both acquisitions (EI and the augmented EI) grow with the mean and with the
+        variance, and conditioning on more children never adds variance, so the variance is at
+        most the one given the candidate's nearest child alone, and at most the one it had
+        when it was last screened, over fewer children: a candidate whose score at the lesser
+        of the two is below the best score so far is never the argmax. The pick is the one a
+        full computation would make (ties to the first candidate).
         """
-        k_star = pool.cross(posterior)  # every candidate of the pool: no copy of columns
-        mean = posterior.mean(k_star, alpha)[keep]
+        screen = self._screen
+        slots, kt = screen.cross(posterior, [pool.keys[i] for i in keep], pool.rows[keep])
+        k_star = kt.T  # (n, candidates)
+        mean = posterior.mean(k_star, alpha)
         if self.config.acquisition == "mean":
             i = int(np.argmax(mean))
-            sd = float(np.sqrt(pool.variance(posterior, keep[[i]])[0]))
+            sd = float(np.sqrt(screen.variance(posterior, slots[[i]])[0]))
             return i, float(mean[i]), sd, float(mean[i])
-        bound = self._score(mean, posterior.variance_bound(k_star)[keep], best, noise)
+        bound_var = np.minimum(
+            posterior.variance_bound(k_star), screen.variance_bound(posterior, slots)
+        )
+        bound = self._score(mean, bound_var, best, noise)
         order = np.argsort(-bound, kind="stable")
-        bound = bound[order]
         winner, winner_score, winner_var = -1, -math.inf, math.nan
         for start in range(0, len(order), _VARIANCE_BLOCK):
-            if bound[start] < winner_score:
+            if bound[order[start]] < winner_score:
                 break  # sorted by bound: no later candidate can beat the winner either
             block = order[start : start + _VARIANCE_BLOCK]
-            var = pool.variance(posterior, keep[block])
+            var = screen.variance(posterior, slots[block])
             score = self._score(mean[block], var, best, noise)
-            j = int(np.argmax(score))
-            if score[j] > winner_score:
+            top = np.flatnonzero(score == score.max())
+            j = top[np.argmin(block[top])]  # ties: the first candidate
+            if score[j] > winner_score or (score[j] == winner_score and block[j] < winner):
                 winner, winner_score, winner_var = int(block[j]), float(score[j]), float(var[j])
         return winner, float(mean[winner]), math.sqrt(winner_var), winner_score
 
@@ -381,20 +404,11 @@ class ModelGuide:
 
 
 @functools.lru_cache(maxsize=4096)
-def _fit_size(n: int, growth: float) -> int:
+def _fit_size(n: int, growth: float, cap: int, capped_growth: float) -> int:
     size = 2
     while True:
-        nxt = max(size + 1, math.floor(size * (1.0 + growth)))
+        g = growth if size <= cap else capped_growth
+        nxt = max(size + 1, math.floor(size * (1.0 + g)))
         if nxt > n:
             return size
         size = nxt
-
-
-def _first_rows(table: np.ndarray) -> np.ndarray:
-    """Indices of the first occurrence of each distinct row of ``table``, in table order."""
-    # A dict over the rows' bytes: numpy's unique over rows (axis=0) sorts a structured view
-    # field by field, ten times slower on a few hundred short rows.
-    first: dict[bytes, int] = {}
-    for i, row in enumerate(np.ascontiguousarray(table)):
-        first.setdefault(row.tobytes(), i)
-    return np.fromiter(first.values(), dtype=np.int64, count=len(first))
