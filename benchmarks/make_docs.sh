@@ -15,7 +15,7 @@ python -m benchmarks.run --problems digits-cnn --samplers rlnas,tpe,random,evolu
   --seeds 3 --trials 20
 if [ "${SAMPLER_TIME:-0}" = 1 ] || [ ! -f benchmarks/results/sampler_time.md ]; then
   python -m benchmarks.sampler_time --trials 300 1000 --problems nb201-cifar10 \
-    --samplers rlnas tpe --seeds 3 --out benchmarks/results/sampler_time.md
+    --samplers rlnas tpe --seeds 5 --out benchmarks/results/sampler_time.md
 fi
 if [ "${SAMPLER_TIME:-0}" = 1 ] || [ ! -f benchmarks/results/sampler_time_gp.md ]; then
   python -m benchmarks.sampler_time --trials 100 300 --problems nb201-cifar10 hpolib-naval \

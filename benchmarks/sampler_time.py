@@ -53,7 +53,13 @@ def timed_study(
     """Milliseconds per trial in the sampler (garbage collection included) and the garbage
     collector's pauses among them, for one study."""
     spec = _problem(problem)
-    timed = TimedSampler(make_sampler(sampler, seed, spec.value_scale))
+    if sampler.startswith("model["):  # a configuration of benchmarks.model_experiments
+        from benchmarks import model_experiments
+
+        inner = model_experiments.make_sampler(sampler, seed)
+    else:
+        inner = make_sampler(sampler, seed, spec.value_scale)
+    timed = TimedSampler(inner)
     study = optuna.create_study(direction="maximize", sampler=timed)
     study.optimize(spec.make_objective(seed), n_trials=trials, catch=(Exception,))
     numbers = range(trials)
@@ -117,7 +123,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, nargs="+", default=[300, 1000])
     parser.add_argument("--problems", nargs="+", default=["nb201-cifar10"])
-    parser.add_argument("--samplers", nargs="+", default=["rlnas", "tpe"])
+    parser.add_argument(
+        "--samplers", nargs="+", default=["rlnas", "tpe"],
+        help="names of benchmarks.samplers, or benchmarks.model_experiments configurations "
+        "(model[field=value,...])",
+    )
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0..N-1, averaged")
     parser.add_argument("--out", help="also write the table to this markdown file")
     args = parser.parse_args(argv)

@@ -31,11 +31,10 @@ class ModelConfig:
             the best posterior mean (greedy); ``"none"``: the first candidate (no screening).
         share_candidates: Draw the candidates once per policy version and screen the same
             pool at each trial until the controller's next update, rather than a fresh draw per
-            trial: the policy is the same in between, and the pool's cross-covariance and
-            solves grow by one row per finished child instead of being recomputed
-            (``pool.py``). What was picked is not offered again. Off by default: faster (the
-            sampler's time per trial at 1,000 trials 1.1-1.2x TPE's instead of 1.6-1.9x) but
-            worse regret on two sets of seeds (``docs/model-experiments.md``).
+            trial: the policy is the same in between. What was picked is not offered again.
+            Off by default: faster (at 1,000 trials about 0.7x TPE's time per trial, with
+            ``n_candidates=512``, against ~1.0x) but worse regret on most summaries of the
+            benchmark, the noisy tables above all (``docs/model-experiments.md``).
         drop_repeats: Drop candidates equal to an evaluated child.
         reevaluate: When the model finds the noise large (``noise_threshold``) and repeats have
             not shown the objective to be deterministic, evaluated children compete with new
