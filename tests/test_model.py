@@ -333,6 +333,15 @@ def test_screening_cache_drops_the_least_recently_screened_when_full() -> None:
     np.testing.assert_allclose(
         screen.variance(post, slots), post.variance(post.cross(rows[12:24])), atol=1e-9
     )
+    # Slots solved once, then others added unsolved, then a drop: every table follows.
+    screen = Screen(max_entries=8)
+    slots, _ = screen.cross(post, keys[:4], rows[:4])
+    screen.variance(post, slots)
+    screen.cross(post, keys[4:8], rows[4:8])  # never solved
+    slots, _ = screen.cross(post, keys[8:12], rows[8:12])  # over the room: a drop
+    np.testing.assert_allclose(
+        screen.variance(post, slots), post.variance(post.cross(rows[8:12])), atol=1e-9
+    )
     with pytest.raises(ValueError, match="max_entries must be >= 1, but got 0"):
         Screen(max_entries=0)
 

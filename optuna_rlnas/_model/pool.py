@@ -5,12 +5,11 @@ Screening a candidate c needs the cross-covariance k(X, c) between the finished 
 c, for the mean, and L^-1 k(X, c) for the variance (R&W Eqs. 2.25-2.26): O(n) and O(n^2) per
 candidate. Between two refits of the hyperparameters the posterior only grows, a row per
 finished child, and a trained controller proposes mostly what it proposed before (on
-NAS-Bench-201, 114 of the 116 distinct candidates of a trial late in a study were screened in an
-earlier trial since the last refit, and 38 of the 40 whose variance was solved;
-``docs/model-experiments.md``). :class:`Screen` keeps both per candidate, keyed by its feature
-row, and brings them up to date by the rows of the children added since (O(n) per candidate and
-child, :meth:`Posterior.solve_appended`), so a fresh draw per trial costs about what a shared one
-does.
+NAS-Bench-201 late in a study, ~26 of the ~35 candidates a trial screens were screened in an
+earlier trial since the last refit; ``docs/model-experiments.md``). :class:`Screen` keeps both
+per candidate, keyed by its feature row, and brings them up to date by the rows of the children
+added since (O(n) per candidate and child, :meth:`Posterior.solve_appended`), so a fresh draw per
+trial is screened at little more than the cost of its new candidates.
 """
 
 from __future__ import annotations
@@ -183,9 +182,9 @@ class Screen:
         self._keys = [self._keys[i] for i in keep.tolist()]
         self._slot = {k: i for i, k in enumerate(self._keys)}
         self._rows = self._rows[at]
-        self._kt, self._vt = self._kt[at] if len(self._kt) else self._kt, (
-            self._vt[at] if len(self._vt) else self._vt
-        )
+        # A table has a row per slot once it was grown for it (variance() grows _vt lazily).
+        self._kt = _with_room(self._kt, len(renumber), self._kt.shape[1])[at]
+        self._vt = _with_room(self._vt, len(renumber), self._vt.shape[1])[at]
         self._kn, self._vn, self._used = self._kn[keep], self._vn[keep], self._used[keep]
         self._var = self._var[keep]
         return np.where(slots >= 0, renumber[np.maximum(slots, 0)], -1)
