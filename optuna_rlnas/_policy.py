@@ -81,6 +81,9 @@ class PolicySnapshot:
         # (the candidates' LSTM states: ``_model/candidates.py``).
         self.memo: dict[str, Any] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "memo": {}}  # caches: recomputed from the weights on demand
+
     def decision(self, index: int) -> tuple[np.ndarray, ...]:
         """(decision embedding, action embeddings, head weight, head bias) of one decision."""
         rows = self._rows.get(index)

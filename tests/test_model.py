@@ -433,6 +433,25 @@ def test_a_snapshot_s_second_draw_reads_its_tree_and_draws_alike(config: Control
         assert by_row.get(row, number) == number
 
 
+def test_a_snapshot_s_tree_is_a_cache_bounded_and_not_pickled(monkeypatch) -> None:
+    import pickle
+
+    from optuna_rlnas._model import candidates as candidates_module
+
+    controller = Controller(seed=5)
+    decisions = _layered(2)
+    paths = Paths()
+    paths.add(decisions, [0] * len(decisions))
+    snapshot = PolicySnapshot(controller)
+    first = draw(snapshot, paths, 32, np.random.RandomState(0))
+    tree = snapshot.memo["tree"]
+    assert pickle.loads(pickle.dumps(snapshot)).memo == {}  # recomputed on demand
+    monkeypatch.setattr(candidates_module, "_MAX_TREE_STEPS", tree.n_steps - 1)
+    again = draw(snapshot, paths, 32, np.random.RandomState(0))
+    assert snapshot.memo["tree"] is not tree  # over the bound: a new tree, the same children
+    np.testing.assert_array_equal(again.actions, first.actions)
+
+
 @pytest.mark.parametrize("config", [ControllerConfig(), ControllerConfig.paper()])
 def test_batched_candidates_have_the_policy_s_probabilities(config: ControllerConfig) -> None:
     # Candidates that share a prefix share its LSTM state: each child must still come out with

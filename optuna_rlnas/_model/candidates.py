@@ -69,7 +69,7 @@ def draw(policy: PolicySnapshot, paths: Paths, n: int, rng: np.random.RandomStat
     uniform: the candidates are the ``n`` independent draws they would be one row at a time.
     """
     tree = policy.memo.get("tree")
-    if tree is None:
+    if tree is None or tree.n_steps > _MAX_TREE_STEPS:  # a policy that stays long: start over
         tree = policy.memo["tree"] = _Tree(policy)
     node = np.zeros(n, dtype=np.int64)  # each row's node in the paths
     at = np.zeros(n, dtype=np.int64)  # each row's prefix: a node of the tree
@@ -109,6 +109,11 @@ def draw(policy: PolicySnapshot, paths: Paths, n: int, rng: np.random.RandomStat
     )
 
 
+# Steps a snapshot's tree keeps (about 1 kB each with 35 units): the policy moves every few
+# trials, but one that stops moving (no reward comes back) must not grow it without end.
+_MAX_TREE_STEPS = 1 << 16
+
+
 class _Tree:
     """The LSTM's work for one policy snapshot, kept across draws (Sec. 3.1's step and softmax,
     Sec. 3.3's skip attention), in arrays so that a draw reads it without a loop per prefix.
@@ -143,6 +148,10 @@ class _Tree:
         self._state = np.zeros((64, 1 + 2 * self._layers, hidden), dtype=np.float32)
         self.cdf = np.full((64, 1), np.inf, dtype=np.float32)
         self._child = np.full((64, 1), -1, dtype=np.int64)
+
+    @property
+    def n_steps(self) -> int:
+        return self._steps
 
     def steps(self, nodes: np.ndarray, decision: Decision) -> np.ndarray:
         """The step of each node (a row each) at ``decision``, computed where missing."""
