@@ -48,6 +48,10 @@ class _Timers:
         self.seconds: dict[str, float] = {label: 0.0 for label, *_ in PARTS}
         self.solved = 0
         self.screened = 0
+        self.candidates = 0  # screened per trial (new, not evaluated, not running)
+        self.seen = 0  # of which screened before under the same posterior
+        self.extensions = 0  # the posterior grown by a child
+        self.handed = 0  # of which with the child's solve handed over by the screening
         self.gc_seconds = 0.0
         self._gc_start = 0.0
         self.on = False
@@ -70,6 +74,28 @@ class _Timers:
 
         self._undo.append((screen, "variance", original))
         screen.variance = count  # timed by the wrapper installed above, called through this one
+        cross = screen.cross
+
+        def count_cross(obj: Any, posterior: Any, keys: list[bytes], rows: np.ndarray) -> Any:
+            if self.on:
+                fresh = posterior is not obj._posterior or obj._rows.shape[1] != rows.shape[1]
+                self.candidates += len(keys)
+                self.seen += 0 if fresh else sum(k in obj._slot for k in keys)
+            return cross(obj, posterior, keys, rows)
+
+        self._undo.append((screen, "cross", cross))
+        screen.cross = count_cross
+        posterior = importlib.import_module("optuna_rlnas._model.gp").Posterior
+        extend = posterior.extend
+
+        def count_extend(obj: Any, rows: np.ndarray, solved: Any = None) -> Any:
+            if self.on and len(rows) and obj.n:
+                self.extensions += 1
+                self.handed += solved is not None
+            return extend(obj, rows, solved)
+
+        self._undo.append((posterior, "extend", extend))
+        posterior.extend = count_extend
         gc.callbacks.append(self._gc)
 
     def _gc(self, phase: str, info: dict[str, int]) -> None:
@@ -146,6 +172,10 @@ def measure(
         f"| garbage collection (anywhere in the trial; it pauses whichever part runs) | "
         f"{gc_ms:.2f} | {100 * gc_ms / total:.0f}% |",
         "",
+        f"candidates screened: {timers.candidates / trials:.1f} per trial, of which screened "
+        f"before under the same posterior: {timers.seen / trials:.1f}",
+        f"children added to the posterior: {timers.extensions}, of which with their solve "
+        f"handed over by the screening: {timers.handed}",
         f"candidates whose variance was needed: {timers.screened / trials:.1f} per trial, "
         f"of which solved in full (not screened before under this posterior): "
         f"{timers.solved / trials:.1f}",

@@ -33,8 +33,8 @@ def running_trials(study: Study, since: int = 0) -> list[FrozenTrial]:
     """The study's RUNNING trials, read from storage now (any worker's). ``since``: every trial
     numbered below it is known to have finished.
 
-    Optuna's in-memory storage filters by state in Python over every trial (~0.3 ms per call at
-    1,000 trials here); its list is in number order, so only the trials from ``since`` on are
+    Optuna's in-memory storage filters by state in Python over every trial, a cost that grows
+    with the study; its list is in number order, so only the trials from ``since`` on are
     looked at. Other storages answer the state query themselves (an index in the database)."""
     storage = study._storage
     if isinstance(storage, InMemoryStorage):

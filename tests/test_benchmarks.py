@@ -483,6 +483,13 @@ def test_sampler_parts_times_every_part_and_nested_parts_fit_in_their_parent() -
     needed = float(lines[-1].split("needed: ")[1].split()[0])
     solved = float(lines[-1].rsplit(": ", 1)[1])
     assert 0 < solved <= needed
+    screened = float(lines[-3].split("screened: ")[1].split()[0])
+    seen = float(lines[-3].rsplit(": ", 1)[1])
+    assert 0 < screened and 0 <= seen <= screened
+    added = int(lines[-2].split("posterior: ")[1].split(",")[0])
+    handed = int(lines[-2].rsplit(": ", 1)[1])
+    # One child per trial at most (a refit rebuilds the posterior instead, early: 22, 24).
+    assert 0 < added <= 10 and 0 <= handed <= added
     # The timers are removed afterwards: the sampler's methods are its own again.
     from optuna_rlnas._model.guide import ModelGuide
 

@@ -5,8 +5,8 @@ Screening a candidate c needs the cross-covariance k(X, c) between the finished 
 c, for the mean, and L^-1 k(X, c) for the variance (R&W Eqs. 2.25-2.26): O(n) and O(n^2) per
 candidate. Between two refits of the hyperparameters the posterior only grows, a row per
 finished child, and a trained controller proposes mostly what it proposed before (on
-NAS-Bench-201 late in a study, ~26 of the ~35 candidates a trial screens were screened in an
-earlier trial since the last refit; ``docs/model-experiments.md``). :class:`Screen` keeps both
+NAS-Bench-201 late in a study, 33 of the 42 candidates a trial screens were screened in an
+earlier trial since the last refit: ``benchmarks/sampler_parts.py``). :class:`Screen` keeps both
 per candidate, keyed by its feature row, and brings them up to date by the rows of the children
 added since (O(n) per candidate and child, :meth:`Posterior.solve_appended`), so a fresh draw per
 trial is screened at little more than the cost of its new candidates.
