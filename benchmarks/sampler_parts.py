@@ -7,9 +7,12 @@ more with a wall-clock timer (``time.perf_counter``) around each part of the sam
 milliseconds per trial: the whole sampler (as ``benchmarks.sampler_time`` measures it), the
 model's plan and its parts (the candidates' draw, the posterior's update, solve and refit, the
 screening: cross-covariance and variance solves), and the controller's REINFORCE update. Parts
-nest (a part's time includes its children's), and the timers add a few microseconds each. It
-also counts the candidates whose posterior variance was solved, per trial. No profiler: its
-overhead would distort the parts it times most often.
+nest (a part's time includes its children's), and the timers add a few microseconds each; the
+garbage collector's pauses are shown apart. It also counts, per trial, the candidates screened
+and those screened before under the same posterior, the candidates whose variance was needed
+and those solved in full, and the children whose solve the screening handed to the posterior.
+``--config`` times a ``benchmarks.model_experiments`` configuration instead of the default. No
+profiler: its overhead would distort the parts it times most often.
 """
 
 from __future__ import annotations

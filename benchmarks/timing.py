@@ -5,7 +5,7 @@ Every sampler hook Optuna calls receives the trial, so the time of each call is 
 
 Python's cyclic garbage collector runs when the process's allocations cross a threshold and then
 pauses whatever code runs, for a time that grows with every object of the process (a full
-collection late in a 1,000-trial study took ~0.13 s here). The pauses that fell inside a hook
+collection late in a 1,000-trial study took ~0.1 s here). The pauses that fell inside a hook
 are also kept apart, in ``gc_seconds``, so that a reader can tell them from the sampler's work.
 """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -259,13 +260,19 @@ def _distinct(rows: np.ndarray, n: int) -> tuple[np.ndarray, list[bytes]]:
     return rows[picked], [rows[i].tobytes() for i in picked]
 
 
-def test_screening_cache_grows_with_the_posterior_like_a_fresh_solve() -> None:
-    encoder, features, y = _data(n=60)
+def _screening(n: int, seed: int, count: int, max_entries: int) -> tuple[Any, ...]:
+    """Children (their first 20 in a posterior) and ``count`` distinct candidates, an empty
+    screening: (features, weights, posterior, candidate rows, their keys, screening)."""
+    encoder, features, _ = _data(n=n)
     weights = np.linspace(0.2, 1.5, encoder.n_features)
     post = gp.Posterior(weights, signal=1.3, noise=0.05)
     post.extend(features[:20])
-    rows, keys = _distinct(encoder.encode(_children(encoder, 60, seed=5)), 40)
-    screen = Screen(max_entries=1000)
+    rows, keys = _distinct(encoder.encode(_children(encoder, 60, seed=seed)), count)
+    return features, weights, post, rows, keys, Screen(max_entries=max_entries)
+
+
+def test_screening_cache_grows_with_the_posterior_like_a_fresh_solve() -> None:
+    features, weights, post, rows, keys, screen = _screening(60, seed=5, count=40, max_entries=1000)
     some = np.arange(0, 40, 2)  # screened at 20 children, then again as children are added
     slots, _ = screen.cross(post, [keys[i] for i in some], rows[some])
     screen.variance(post, slots[::3])  # solved at 20 children, then grown row by row
@@ -289,12 +296,7 @@ def test_screening_cache_grows_with_the_posterior_like_a_fresh_solve() -> None:
 
 
 def test_screening_bounds_the_variance_by_its_last_solve_and_hands_solves_to_the_factor() -> None:
-    encoder, features, y = _data(n=40)
-    weights = np.linspace(0.2, 1.5, encoder.n_features)
-    post = gp.Posterior(weights, signal=1.3, noise=0.05)
-    post.extend(features[:20])
-    rows, keys = _distinct(encoder.encode(_children(encoder, 60, seed=9)), 12)
-    screen = Screen(max_entries=100)
+    features, weights, post, rows, keys, screen = _screening(40, seed=9, count=12, max_entries=100)
     slots, _ = screen.cross(post, keys, rows)
     assert np.all(np.isinf(screen.variance_bound(post, slots)))  # never solved: no bound
     screen.variance(post, slots[:6])
@@ -317,11 +319,7 @@ def test_screening_bounds_the_variance_by_its_last_solve_and_hands_solves_to_the
 
 
 def test_screening_cache_drops_the_least_recently_screened_when_full() -> None:
-    encoder, features, y = _data(n=30)
-    post = gp.Posterior(np.linspace(0.2, 1.5, encoder.n_features), signal=1.0, noise=0.05)
-    post.extend(features[:20])
-    rows, keys = _distinct(encoder.encode(_children(encoder, 40, seed=7)), 24)
-    screen = Screen(max_entries=16)
+    features, _, post, rows, keys, screen = _screening(30, seed=7, count=24, max_entries=16)
     screen.cross(post, keys[:8], rows[:8])  # oldest
     screen.cross(post, keys[8:16], rows[8:16])
     post.extend(features[20:])
