@@ -39,6 +39,8 @@ PARTS = [
     ("plan / posterior / refit", "optuna_rlnas._model.guide", "ModelGuide", "_fit"),
     ("plan / posterior / extend", "optuna_rlnas._model.gp", "Posterior", "extend"),
     ("plan / posterior / solve", "optuna_rlnas._model.gp", "Posterior", "solve"),
+    ("plan / evaluated children (noisy)", "optuna_rlnas._model.guide", "ModelGuide",
+     "_top_children"),
     ("plan / screen", "optuna_rlnas._model.guide", "ModelGuide", "_best_candidate"),
     ("plan / screen / cross-covariance", "optuna_rlnas._model.pool", "Screen", "cross"),
     ("plan / screen / variance", "optuna_rlnas._model.pool", "Screen", "variance"),

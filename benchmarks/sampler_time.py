@@ -3,9 +3,9 @@
     python -m benchmarks.sampler_time --trials 300 1000 --problems nb201-cifar10 \
         --samplers rlnas tpe --out benchmarks/results/sampler_time.md
 
-Runs each sampler for each number of trials on each problem (one study at a time, the samplers
-taking turns seed by seed so that load on a shared machine falls on all of them alike, after a
-short warm-up study of each) and prints, per run,
+Runs each sampler for each number of trials on each problem (the samplers' studies of a seed in
+lockstep, one trial each in turn, so that load on a shared machine falls on all of them alike,
+after a short warm-up study of each) and prints, per run,
 the milliseconds per trial spent in the sampler (the objective excluded) over all trials and
 over the first and the last tenth of the trials, the ratio to TPE's in the same setting, and
 how the cost grows: from the first to the last tenth of one run, and from the last tenth at the
@@ -47,37 +47,50 @@ def growth(cost_ratio: float, trial_ratio: float) -> str:
     return f"{word} (exponent {exponent:.2f})"
 
 
-def timed_study(
-    problem: str, sampler: str, seed: int, trials: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Milliseconds per trial in the sampler (garbage collection included) and the garbage
-    collector's pauses among them, for one study."""
+def _sampler(problem: str, sampler: str, seed: int) -> TimedSampler:
     spec = _problem(problem)
     if sampler.startswith("model["):  # a configuration of benchmarks.model_experiments
         from benchmarks import model_experiments
 
-        inner = model_experiments.make_sampler(sampler, seed)
-    else:
-        inner = make_sampler(sampler, seed, spec.value_scale)
-    timed = TimedSampler(inner)
-    study = optuna.create_study(direction="maximize", sampler=timed)
-    study.optimize(spec.make_objective(seed), n_trials=trials, catch=(Exception,))
+        return TimedSampler(model_experiments.make_sampler(sampler, seed))
+    return TimedSampler(make_sampler(sampler, seed, spec.value_scale))
+
+
+def timed_studies(
+    problem: str, samplers: list[str], seed: int, trials: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per sampler, milliseconds per trial in the sampler (garbage collection included) and the
+    garbage collector's pauses among them. The samplers' studies advance in lockstep, one trial
+    each in turn, so that a slow spell of a shared machine falls on all of them alike, and
+    each sampler call finds the caches as another study left them (as a real objective, which
+    trains a network between two calls, would leave them)."""
+    spec = _problem(problem)
+    timed = {name: _sampler(problem, name, seed) for name in samplers}
+    studies = {
+        name: optuna.create_study(direction="maximize", sampler=sampler)
+        for name, sampler in timed.items()
+    }
+    objective = spec.make_objective(seed)
+    for _ in range(trials):
+        for study in studies.values():
+            study.optimize(objective, n_trials=1, catch=(Exception,))
     numbers = range(trials)
-    return (np.array([timed.seconds[i] for i in numbers]) * 1e3,
-            np.array([timed.gc_seconds[i] for i in numbers]) * 1e3)
+    return {
+        name: (np.array([t.seconds[i] for i in numbers]) * 1e3,
+               np.array([t.gc_seconds[i] for i in numbers]) * 1e3)
+        for name, t in timed.items()
+    }
 
 
 def measure(
     problem: str, samplers: list[str], trials: int, seeds: list[int]
 ) -> dict[str, dict[str, float]]:
     """Per sampler, milliseconds per trial: mean, first and last tenth, and the garbage
-    collector's pauses in the last tenth (averaged over seeds). The samplers take turns seed by
-    seed, so that a slow spell of a shared machine falls on all of them alike."""
+    collector's pauses in the last tenth (averaged over seeds)."""
     tenth = max(trials // 10, 1)
     per_seed: dict[str, list[tuple[float, ...]]] = {sampler: [] for sampler in samplers}
     for seed in seeds:
-        for sampler in samplers:
-            ms, gc_ms = timed_study(problem, sampler, seed, trials)
+        for sampler, (ms, gc_ms) in timed_studies(problem, samplers, seed, trials).items():
             per_seed[sampler].append(
                 (ms.mean(), ms[:tenth].mean(), ms[-tenth:].mean(), gc_ms[-tenth:].mean())
             )
@@ -140,8 +153,7 @@ def main(argv: list[str] | None = None) -> None:
         pass
     results = {}
     for problem in args.problems:
-        for sampler in args.samplers:  # warm-up: imports, first allocations, table loading
-            timed_study(problem, sampler, 12345, 20)
+        timed_studies(problem, args.samplers, 12345, 20)  # warm-up: imports, tables
         for n in args.trials:
             measured = measure(problem, args.samplers, n, list(range(args.seeds)))
             for sampler in args.samplers:
@@ -152,9 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.argv[1:] if argv is None else argv)
     text = "\n".join([
         f"Measured by `{command.strip()}` on {datetime.date.today().isoformat()} "
-        f"(Optuna {optuna.__version__}, {args.seeds} seed(s) averaged, one study at a time on a "
-        "shared 2-core machine). Milliseconds per trial spent in the sampler; 'x TPE': ratio "
-        "to TPE's time in the same run.", "", *table(results, args.trials)])
+        f"(Optuna {optuna.__version__}, {args.seeds} seed(s) averaged, the samplers' studies "
+        "in lockstep on a shared 2-core machine). Milliseconds per trial spent in the "
+        "sampler; 'x TPE': ratio to TPE's time in the same run.", "", *table(results, args.trials)])
     print(text)
     if args.out:
         with open(args.out, "w") as f:

@@ -188,17 +188,22 @@ class _Tree:
         w, layers = self.w, self._layers
         x = self._input[nodes] + w.decision(w.controller.register(decision))[0]
         parents = self._parent[nodes]
-        state = np.zeros((len(nodes), 2 * layers, x.shape[1]), dtype=np.float32)
         inner = parents >= 0
-        state[inner] = self._state[parents[inner], 1:]
+        if inner.all():  # below the root: every node has its parent step's state
+            state = self._state[parents, 1:]
+            depth = self._depth[parents] + 1
+        else:
+            state = np.zeros((len(nodes), 2 * layers, x.shape[1]), dtype=np.float32)
+            state[inner] = self._state[parents[inner], 1:]
+            depth = np.where(inner, self._depth[np.maximum(parents, 0)] + 1, 0)
         top, h, c = _lstm_step(
-            w.layers, x, list(state[:, :layers].transpose(1, 0, 2)),
-            list(state[:, layers:].transpose(1, 0, 2)),
+            w.layers, x, [state[:, k] for k in range(layers)],
+            [state[:, layers + k] for k in range(layers)],
         )
         first, end = self._steps, self._steps + len(nodes)
         self._grow_steps(end, decision.n_actions)
         self._node[first:end] = nodes
-        self._depth[first:end] = np.where(inner, self._depth[np.maximum(parents, 0)] + 1, 0)
+        self._depth[first:end] = depth
         self._state[first:end] = np.stack([top, *h, *c], axis=1)
         source = None
         if decision.skip_source is not None:
@@ -282,28 +287,33 @@ def _next_decisions(
     end or cannot tell stop (``alive`` and ``complete`` are updated in place)."""
     groups: dict[tuple[int, Decision], np.ndarray] = {}
     index = np.flatnonzero(alive)
+    if not len(index):
+        return groups
     nodes = node[index]
-    for u in dict.fromkeys(nodes.tolist()):  # each node once, in a fixed order
-        at = index[nodes == u]
+    first = int(nodes[0])
+    # Each node once, in a fixed order; a static space keeps every row on one node.
+    units = [first] if (nodes == first).all() else list(dict.fromkeys(nodes.tolist()))
+    for u in units:
+        at = index if len(units) == 1 else index[nodes == u]
         rule = paths.rule(u)
         if rule is None:
             alive[at] = False
             continue
         if rule[0] == "same":
-            split = {rule[1]: at}
+            split = {rule[1]: at}  # ``at`` is sorted already
         else:  # the action at an earlier step tells
             _, step, table = rule
-            split = {}
+            parts: dict[object, list[np.ndarray]] = {}
             for a in dict.fromkeys(actions[step][at].tolist()):
-                split.setdefault(table.get(a), []).append(at[actions[step][at] == a])
-            split = {d: np.concatenate(parts) for d, parts in split.items()}
+                parts.setdefault(table.get(a), []).append(at[actions[step][at] == a])
+            split = {d: np.sort(np.concatenate(p)) for d, p in parts.items()}
         for decision, rows in split.items():
             if decision is None or decision == END:
                 alive[rows] = False
                 complete[rows] = decision == END
             else:
                 assert isinstance(decision, Decision)  # the paths hold the children's decisions
-                groups[(u, decision)] = np.sort(rows)
+                groups[(u, decision)] = rows
     return groups
 
 
@@ -313,17 +323,21 @@ def _lstm_step(
     """One LSTM step (``Rollout._policy``'s maths) on rows of inputs and states: the top
     layer's output, and the new h and c of each layer."""
     hidden = x.shape[1]
-    inp = x
-    ones = np.ones((len(x), 1), dtype=np.float32)
+    # [x; h; 1] of a layer, in one buffer that every layer refills (the 1 carries the bias).
+    xh1 = np.empty((len(x), 2 * hidden + 1), dtype=np.float32)
+    xh1[:, 2 * hidden] = 1.0
+    xh1[:, :hidden] = x
     new_h, new_c = [], []
     for weight, h_k, c_k in zip(layers, h, c):
-        z = np.tanh(_matmul_t(np.concatenate((inp, h_k, ones), axis=1), weight))
+        xh1[:, hidden : 2 * hidden] = h_k
+        z = np.tanh(_matmul_t(xh1, weight))
         s = 0.5 * z + 0.5  # the sigmoids of i, f and o; g is z's third quarter
         cell = s[:, hidden : 2 * hidden] * c_k + s[:, :hidden] * z[:, 2 * hidden : 3 * hidden]
-        inp = s[:, 3 * hidden :] * np.tanh(cell)
-        new_h.append(inp)
+        out = s[:, 3 * hidden :] * np.tanh(cell)
+        xh1[:, :hidden] = out
+        new_h.append(out)
         new_c.append(cell)
-    return inp, new_h, new_c
+    return new_h[-1], new_h, new_c
 
 
 def _matmul_t(a: np.ndarray, b: np.ndarray) -> np.ndarray:

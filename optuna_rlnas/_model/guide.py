@@ -73,6 +73,7 @@ class ModelGuide:
         self._child_of: list[int] = []  # per observation, its child's index
         self._children: dict[bytes, int] = {}  # feature bytes -> child index
         self._child_rows: list[list[int]] = []  # per child, its observations
+        self._firsts: list[int] = []  # per child, its first observation
         self._child_actions: list[dict[str, int]] = []
         self._equal_repeats = 0
         self._unequal_repeats = 0
@@ -114,6 +115,7 @@ class ModelGuide:
         if index is None:
             index = self._children[key] = len(self._child_rows)
             self._child_rows.append([])
+            self._firsts.append(len(self.rewards) - 1)
             self._child_actions.append(child)
         elif self.rewards[self._child_rows[index][0]] == reward:
             self._equal_repeats += 1
@@ -160,7 +162,7 @@ class ModelGuide:
             # New decisions: every stored row reads as missing there, which keeps equal rows
             # equal and distinct rows distinct, so the children keep their indices.
             self._features = self.encoder.pad(self._features[:n])
-            firsts = self._features[[rows[0] for rows in self._child_rows]]
+            firsts = self._features[self._firsts]
             self._children = {row.tobytes(): c for c, row in enumerate(firsts)}
         return self._features[:n]
 
@@ -372,11 +374,17 @@ class ModelGuide:
         self, posterior: gp.Posterior, alpha: np.ndarray, train_mean: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The evaluated children with the best posterior means (at most _TOP_CHILDREN), with
-        their posterior means and variances."""
-        firsts = np.array([rows[0] for rows in self._child_rows])
+        their posterior means and variances.
+
+        Screened like candidates (``Screen``): the best children change little from one trial
+        to the next, so their solves are brought up to date rather than redone (a child's
+        row is a row like any other; its slot's solve is also the one ``extend`` takes when
+        the child is evaluated again)."""
+        firsts = np.asarray(self._firsts)
         pool = np.argsort(-train_mean[firsts], kind="stable")[:_TOP_CHILDREN]
-        mean, var = posterior.predict(self.features()[firsts[pool]], alpha)
-        return pool, mean, var
+        rows = self.features()[firsts[pool]]
+        slots, kt = self._screen.cross(posterior, [row.tobytes() for row in rows], rows)
+        return pool, posterior.mean(kt.T, alpha), self._screen.variance(posterior, slots)
 
     def _score(self, mean: np.ndarray, var: np.ndarray, best: float, noise: float) -> np.ndarray:
         if self.config.acquisition == "mean":

@@ -158,15 +158,18 @@ class Screen:
         return self._vt[torch.as_tensor(slots), : posterior.n].T
 
     def _add(self, keys: list[bytes], rows: np.ndarray) -> np.ndarray:
-        first = len(self)
-        slots = np.arange(first, first + len(keys), dtype=np.int64)
+        first, end = len(self), len(self) + len(keys)
+        if end > len(self._kn):  # the per-slot arrays, doubled when full
+            size = max(end, 2 * len(self._kn))
+            self._rows = _with_room(self._rows, size, self._rows.shape[1])
+            self._kn, self._vn = _grown(self._kn, size, 0), _grown(self._vn, size, -1)
+            self._var, self._used = _grown(self._var, size, np.inf), _grown(self._used, size, 0)
+        slots = np.arange(first, end, dtype=np.int64)
         self._slot.update(zip(keys, slots.tolist()))
         self._keys.extend(keys)
-        self._rows = torch.cat([self._rows, torch.as_tensor(rows, dtype=torch.float64)])
-        self._kn = np.r_[self._kn, np.zeros(len(keys), dtype=np.int64)]
-        self._vn = np.r_[self._vn, np.full(len(keys), -1, dtype=np.int64)]
-        self._var = np.r_[self._var, np.full(len(keys), np.inf)]
-        self._used = np.r_[self._used, np.zeros(len(keys), dtype=np.int64)]
+        self._rows[first:end] = torch.as_tensor(rows, dtype=torch.float64)
+        self._kn[first:end], self._vn[first:end] = 0, -1
+        self._var[first:end], self._used[first:end] = np.inf, 0
         return slots
 
     def _drop_stale(self, slots: np.ndarray) -> np.ndarray:
@@ -174,6 +177,7 @@ class Screen:
         in all; ``slots`` renumbered (-1 stays -1)."""
         used = self._used.copy()
         used[slots[slots >= 0]] = self._calls  # this call's first
+        used = used[: len(self)]
         keep = np.sort(np.argsort(-used, kind="stable")[: max(self.max_entries // 2, 1)])
         keep = np.union1d(keep, slots[slots >= 0])
         renumber = np.full(len(self), -1, dtype=np.int64)
@@ -205,6 +209,13 @@ def _catch_up(
     if (behind & ~recent).any():
         groups.append((0, torch.from_numpy(slots[behind & ~recent])))
     return groups
+
+
+def _grown(array: np.ndarray, size: int, fill: float) -> np.ndarray:
+    """``array`` with ``size`` entries, the new ones ``fill``."""
+    out = np.full(size, fill, dtype=array.dtype)
+    out[: len(array)] = array
+    return out
 
 
 def _with_room(table: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
