@@ -9,7 +9,8 @@ NAS-Bench-201 late in a study, 33 of the 42 candidates a trial screens were scre
 earlier trial since the last refit: ``benchmarks/sampler_parts.py``). :class:`Screen` keeps both
 per candidate, keyed by its feature row, and brings them up to date by the rows of the children
 added since (O(n) per candidate and child, :meth:`Posterior.solve_appended`), so a fresh draw per
-trial is screened at little more than the cost of its new candidates.
+trial is screened at little more than the cost of its new candidates. Under noise the best
+evaluated children are screened the same way (their variances set the incumbent each trial).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 
 from optuna_rlnas._model import gp
 from optuna_rlnas._model.candidates import Candidates
+from optuna_rlnas._model.candidates import _grown
 from optuna_rlnas._openmp import one_thread_here
 from optuna_rlnas._policy import PolicySnapshot
 
@@ -209,13 +211,6 @@ def _catch_up(
     if (behind & ~recent).any():
         groups.append((0, torch.from_numpy(slots[behind & ~recent])))
     return groups
-
-
-def _grown(array: np.ndarray, size: int, fill: float) -> np.ndarray:
-    """``array`` with ``size`` entries, the new ones ``fill``."""
-    out = np.full(size, fill, dtype=array.dtype)
-    out[: len(array)] = array
-    return out
 
 
 def _with_room(table: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
