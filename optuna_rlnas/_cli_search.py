@@ -138,6 +138,13 @@ class _RememberInterrupt:
     def _handle(self, signum: int, frame: Any) -> None:
         again = self.event.is_set()
         self.event.set()
+        # A KeyboardInterrupt can leave a database connection half used; when the garbage
+        # collector returns it to SQLAlchemy's pool, its rollback fails and the pool logs that
+        # with a traceback (seen on SQLite in CI). The transaction did not commit, so the
+        # finished trials are intact: that log is noise for a search being stopped.
+        pool_log = logging.getLogger("sqlalchemy.pool")
+        if pool_log.level == logging.NOTSET:  # a level the user set is theirs
+            pool_log.setLevel(logging.CRITICAL)
         if again or self.interruptible():
             raise KeyboardInterrupt
 
