@@ -5,6 +5,7 @@ and Ctrl-C (``_cli_report``)."""
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import secrets
@@ -125,6 +126,7 @@ class _RememberInterrupt:
         self.event = event
         self.interruptible = interruptible
         self.previous: Any = None
+        self.quieted = False  # whether a Ctrl-C quieted SQLAlchemy's pool log (see _handle)
 
     def __enter__(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -141,16 +143,25 @@ class _RememberInterrupt:
         # A KeyboardInterrupt can leave a database connection half used; when the garbage
         # collector returns it to SQLAlchemy's pool, its rollback fails and the pool logs that
         # with a traceback (seen on SQLite in CI). The transaction did not commit, so the
-        # finished trials are intact: that log is noise for a search being stopped.
-        pool_log = logging.getLogger("sqlalchemy.pool")
+        # finished trials are intact: that log is noise for a search being stopped. It is
+        # quiet until __exit__ has collected such connections.
+        pool_log = logging.getLogger(_POOL_LOG)
         if pool_log.level == logging.NOTSET:  # a level the user set is theirs
             pool_log.setLevel(logging.CRITICAL)
+            self.quieted = True
         if again or self.interruptible():
             raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self.previous)
+        if self.quieted:  # return what the interrupt left half used, then log as before
+            gc.collect()
+            logging.getLogger(_POOL_LOG).setLevel(logging.NOTSET)
+            self.quieted = False
+
+
+_POOL_LOG = "sqlalchemy.pool"
 
 
 def _progress(total: int | None) -> Any:
